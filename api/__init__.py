@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI). Issues presigned uploads and reports jobs; media bytes never pass through it."""

@@ -1,0 +1,54 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from api.deps import JobsDep, MediaDep, PresignerDep, SettingsDep
+from api.schemas import JobPage, JobSummary, JobView, OutputView
+from smmu.jobs import JobStatus
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    jobs: JobsDep,
+    settings: SettingsDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> JobPage:
+    """Jobs, newest first, a page at a time; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    try:
+        page, next_cursor = jobs.list(
+            status=status_filter, limit=limit or settings.page_size_default, cursor=cursor
+        )
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    items = [JobSummary.model_validate(job.model_dump()) for job in page]
+    return JobPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{job_id}", response_model=JobView, responses={404: {"description": "No such job"}})
+def get_job(
+    job_id: uuid.UUID, jobs: JobsDep, media: MediaDep, presigner: PresignerDep, settings: SettingsDep
+) -> JobView:
+    job = jobs.get(str(job_id))
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job with id {job_id}")
+    outputs = [
+        OutputView(
+            **output.model_dump(),
+            url=presigner.download(
+                bucket=settings.processed_bucket, key=output.key, ttl_seconds=settings.download_url_ttl_seconds
+            ),
+        )
+        for output in job.outputs
+    ]
+    media_item = media.get(job.job_id) if job.status is JobStatus.COMPLETED else None
+    return JobView(
+        **job.model_dump(exclude={"outputs", "upload_expires_at"}),
+        upload_expires_at=job.upload_expires_at if job.status is JobStatus.PENDING_UPLOAD else None,
+        outputs=outputs,
+        metadata=media_item["metadata"] if media_item else None,
+    )

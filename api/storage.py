@@ -1,0 +1,37 @@
+"""Presigned S3 URLs: bounded uploads (POST policy) and short-lived downloads."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from smmu import aws
+from smmu.jobs import isoformat
+
+
+class Presigner:
+    def __init__(self, public_endpoint_url: str | None, region: str) -> None:
+        if public_endpoint_url:
+            # Signing happens locally; this client only decides which host the URLs name.
+            self._s3 = boto3.session.Session().client(
+                "s3", endpoint_url=public_endpoint_url, region_name=region, config=aws._CONFIG
+            )
+        else:
+            self._s3 = aws.client("s3")
+
+    def upload(self, *, bucket: str, key: str, content_type: str, max_bytes: int, ttl_seconds: int) -> dict[str, Any]:
+        """A presigned POST whose policy admits exactly this key, this Content-Type and 1..max_bytes bytes."""
+        post = self._s3.generate_presigned_post(
+            Bucket=bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=ttl_seconds,
+        )
+        expires = isoformat(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+        return {"url": post["url"], "fields": post["fields"], "expires_at": expires}
+
+    def download(self, *, bucket: str, key: str, ttl_seconds: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl_seconds
+        )

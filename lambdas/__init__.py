@@ -1,0 +1,1 @@
+"""Lambda functions: thin handlers over the domain core in ``smmu``. One package per function."""

@@ -1,0 +1,77 @@
+"""Turn an S3 ObjectCreated event for an upload into a QUEUED job and one Step Functions execution."""
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from lambdas.shared.context import jobs, logger, settings
+from smmu import aws
+from smmu.jobs import JobStatus, TimelineEntry
+from smmu.keys import job_id_from_upload_key
+
+
+def uploads_in(message_body: str) -> list[dict[str, Any]]:
+    """The (bucket, key, size) of each object-created record in an S3 notification message."""
+    body = json.loads(message_body)
+    if body.get("Event") == "s3:TestEvent":  # sent once when the notification is configured
+        return []
+    uploads = []
+    for record in body.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        uploads.append(
+            {
+                "bucket": s3["bucket"]["name"],
+                # S3 URL-encodes keys in events (spaces as '+').
+                "key": unquote_plus(s3["object"]["key"]),
+                "size": int(s3["object"].get("size", 0)),
+            }
+        )
+    return uploads
+
+
+def dispatch_upload(bucket: str, key: str, size: int) -> str | None:
+    """Queue the job for an uploaded object and start its execution; returns the execution ARN if started.
+
+    Idempotent: the execution is named after the job id, so a redelivered or duplicated event can never start a
+    second one, and the status write is conditional, so it never moves the job backwards.
+    """
+    job_id = job_id_from_upload_key(key)
+    if job_id is None:
+        logger.warning("object outside the upload key scheme ignored", bucket=bucket, key=key)
+        return None
+    logger.append_keys(job_id=job_id)
+    repo = jobs()
+    job = repo.get(job_id)
+    if job is None:
+        logger.error("upload for a job that does not exist (expired?); left for lifecycle expiry", key=key)
+        return None
+    if job.raw_key != key or job.raw_bucket != bucket:
+        logger.warning("object does not match the job's upload location; ignored", key=key)
+        return None
+    queued = repo.transition(
+        job_id,
+        JobStatus.QUEUED,
+        entry=TimelineEntry(step="UploadReceived", outcome="info", detail=f"{size} bytes"),
+        fields={"uploaded_bytes": size, "execution_name": job_id},
+        remove=("expires_at",),
+    )
+    if not queued:
+        current = repo.get(job_id)
+        # QUEUED means an earlier delivery moved the job but may have failed before starting the execution.
+        if current is None or current.status is not JobStatus.QUEUED:
+            logger.info("duplicate upload event ignored", status=current.status.value if current else None)
+            return None
+    sfn = aws.client("stepfunctions")
+    try:
+        started = sfn.start_execution(
+            stateMachineArn=settings().state_machine_arn,
+            name=job_id,
+            input=json.dumps({"job_id": job_id, "bucket": bucket, "key": key}),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        logger.info("execution already exists; duplicate event ignored")
+        return None
+    logger.info("execution started", execution_arn=started["executionArn"])
+    return started["executionArn"]

@@ -1,0 +1,152 @@
+"""The job: its status model, the rules for moving between statuses, and what a client sees of it."""
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from smmu.errors import code_for
+
+
+class JobStatus(StrEnum):
+    PENDING_UPLOAD = "PENDING_UPLOAD"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+#: target status -> the statuses a job may be in to move there. Anything else is a late or duplicate event,
+#: and the conditional write that enforces this table refuses it, so a job never moves backwards.
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.PENDING_UPLOAD}),
+    JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
+    JobStatus.COMPLETED: frozenset({JobStatus.RUNNING}),
+    JobStatus.FAILED: frozenset({JobStatus.PENDING_UPLOAD, JobStatus.QUEUED, JobStatus.RUNNING}),
+}
+
+
+def allowed_sources(target: JobStatus) -> frozenset[JobStatus]:
+    return ALLOWED_TRANSITIONS.get(target, frozenset())
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    return current in allowed_sources(target)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    """Millisecond ISO-8601 in UTC: sorts as text, which the listing index relies on."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_iso() -> str:
+    return isoformat(utcnow())
+
+
+class TimelineEntry(BaseModel):
+    step: str
+    outcome: Literal["succeeded", "failed", "info"]
+    at: str = Field(default_factory=now_iso)
+    duration_ms: float | None = None
+    detail: str | None = None
+
+
+class JobError(BaseModel):
+    step: str
+    code: str
+    message: str
+
+
+class Output(BaseModel):
+    kind: str
+    key: str
+    content_type: str
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+
+
+class Job(BaseModel):
+    job_id: str
+    status: JobStatus
+    filename: str
+    content_type: str
+    size_bytes: int
+    raw_bucket: str
+    raw_key: str
+    created_at: str
+    updated_at: str
+    upload_expires_at: str
+    #: Epoch seconds for DynamoDB TTL: set only while the upload is pending, so abandoned jobs expire.
+    expires_at: int | None = None
+    media_type: str | None = None
+    detected_content_type: str | None = None
+    uploaded_bytes: int | None = None
+    execution_name: str | None = None
+    completed_at: str | None = None
+    error: JobError | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    outputs: list[Output] = Field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def new_job(
+    *,
+    job_id: str,
+    filename: str,
+    content_type: str,
+    size_bytes: int,
+    raw_bucket: str,
+    raw_key: str,
+    upload_ttl_seconds: int,
+    pending_ttl_seconds: int,
+) -> Job:
+    created = utcnow()
+    return Job(
+        job_id=job_id,
+        status=JobStatus.PENDING_UPLOAD,
+        filename=filename,
+        content_type=content_type,
+        size_bytes=size_bytes,
+        raw_bucket=raw_bucket,
+        raw_key=raw_key,
+        created_at=isoformat(created),
+        updated_at=isoformat(created),
+        upload_expires_at=isoformat(datetime.fromtimestamp(created.timestamp() + upload_ttl_seconds, UTC)),
+        expires_at=int(created.timestamp()) + pending_ttl_seconds,
+        timeline=[TimelineEntry(step="UploadRequested", outcome="info", at=isoformat(created))],
+    )
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def job_error_from_step_functions(step: str, error: dict[str, Any]) -> JobError:
+    """Turn a Step Functions Catch result ({"Error", "Cause"}) into the reason a client reads.
+
+    A Lambda exception's Cause is JSON with errorType/errorMessage; a timeout's Cause is plain text.
+    """
+    name = str(error.get("Error") or "Unknown")
+    cause = error.get("Cause") or ""
+    message = cause
+    if isinstance(cause, str) and cause.startswith("{"):
+        try:
+            parsed = json.loads(cause)
+            message = parsed.get("errorMessage") or parsed.get("errorType") or cause
+        except json.JSONDecodeError:
+            pass
+    if not message:
+        message = name
+    return JobError(step=step, code=code_for(name), message=f"{step} failed: {message}")

@@ -1,0 +1,138 @@
+"""``smmu``: run the system locally, provision an emulator, build packages, upload a file."""
+
+import json
+import logging
+import mimetypes
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+app = typer.Typer(help="Smart Media Uploader developer commands.", no_args_is_help=True)
+console = Console()
+
+
+def _parse_overrides(values: list[str]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        name, sep, setting = value.partition("=")
+        if not sep or not name.startswith("SMMU_"):
+            raise typer.BadParameter(f"expected SMMU_NAME=value, got {value!r}")
+        overrides[name] = setting
+    return overrides
+
+
+@app.command()
+def dev(
+    api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1")] = 8000,
+    emulator_port: Annotated[int, typer.Option(help="Port of the embedded AWS emulator on 127.0.0.1")] = 4566,
+    setting: Annotated[list[str], typer.Option("--set", help="SMMU_NAME=value for the API and functions")] = [],  # noqa: B006
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the whole system on an embedded emulated cloud: no Docker, no AWS account."""
+    from smmu_stack.embedded.stack import EmbeddedStack, StackConfig
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    stack = EmbeddedStack(
+        StackConfig(api_port=api_port, emulator_port=emulator_port, overrides=_parse_overrides(setting))
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started = time.perf_counter()
+    try:
+        stack.start()
+        table = Table.grid(padding=(0, 2))
+        table.add_row("API", stack.api_url)
+        table.add_row("API docs", f"{stack.api_url}/docs")
+        table.add_row("AWS endpoint", stack.endpoint_url)
+        table.add_row("Logs", str(stack.config.work_dir))
+        exports = " ".join(f"{k}={v}" for k, v in stack.client_environment().items())
+        console.print(Panel(table, title=f"smmu is up ({time.perf_counter() - started:.1f}s)", expand=False))
+        console.print(f"AWS CLI / boto3 against it: [bold]export {exports}[/]")
+        console.print("Try it: [bold]smmu upload some.jpg --wait[/]   Stop: Ctrl-C")
+        console.print(f"SMMU_READY api={stack.api_url} endpoint={stack.endpoint_url}", highlight=False)
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        console.print("smmu stopped (the embedded cloud keeps no state between runs)")
+
+
+@app.command()
+def provision(
+    endpoint_url: Annotated[str, typer.Option(envvar="AWS_ENDPOINT_URL", help="Emulator endpoint")],
+    region: Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")] = "us-east-1",
+) -> None:
+    """Apply the resource manifest to an emulator (idempotent)."""
+    from smmu_stack.provision import provision as apply
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    result = apply(endpoint_url, region)
+    console.print_json(json.dumps({"changes": result.changes, "environment": result.environment}))
+
+
+@app.command()
+def package(
+    with_dependencies: Annotated[bool, typer.Option(help="Also build the third-party dependency layer")] = False,
+) -> None:
+    """Build the Lambda code package (and optionally the dependency layer) under build/lambda."""
+    from smmu_stack.packaging import build_code_package, build_dependency_layer, sha256
+
+    path = build_code_package()
+    console.print(f"{path}  sha256={sha256(path)}")
+    if with_dependencies:
+        layer = build_dependency_layer()
+        console.print(f"{layer}  sha256={sha256(layer)}")
+
+
+@app.command()
+def upload(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    api: Annotated[str, typer.Option(envvar="SMMU_API_URL")] = "http://127.0.0.1:8000",
+    content_type: Annotated[str | None, typer.Option(help="Defaults to a guess from the file name")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the job to finish and show it")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 300,
+) -> None:
+    """Upload a file the way any client does: ask the API for a presigned POST, send the file to S3."""
+    declared = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    with httpx.Client(base_url=api, timeout=30) as client:
+        created = client.post(
+            "/v1/uploads", json={"filename": file.name, "content_type": declared, "size_bytes": file.stat().st_size}
+        )
+        if created.status_code != 201:
+            console.print(f"[red]refused ({created.status_code}):[/] {created.json().get('detail')}")
+            raise typer.Exit(1)
+        body = created.json()
+        with file.open("rb") as stream:
+            sent = httpx.post(
+                body["upload"]["url"], data=body["upload"]["fields"], files={"file": (file.name, stream, declared)}
+            )
+        if sent.status_code >= 300:
+            console.print(f"[red]S3 refused the upload ({sent.status_code}):[/] {sent.text[:500]}")
+            raise typer.Exit(1)
+        console.print(f"job [bold]{body['job_id']}[/] uploaded")
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            job = client.get(f"/v1/jobs/{body['job_id']}").json()
+            if job["status"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        console.print_json(json.dumps(job))
+        if job["status"] != "COMPLETED":
+            raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

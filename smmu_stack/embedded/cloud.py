@@ -1,0 +1,100 @@
+"""The embedded cloud: moto's server in this process, with Step Functions executing real ASL, Lambda
+functions run by our warm executor and SQS event source mappings with Lambda's semantics."""
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from smmu_stack.embedded.event_sources import SqsEventSource
+from smmu_stack.embedded.lambda_executor import FunctionSpec, LambdaExecutor
+
+log = logging.getLogger("smmu.embedded")
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def _patch_moto(executor: LambdaExecutor) -> None:
+    """Route moto's Lambda invocations to the executor and switch off its synchronous SQS event sources.
+
+    ``LambdaFunction._invoke_lambda`` is private API, which is why moto's version is pinned.
+    """
+    from moto.awslambda.models import LambdaFunction
+    from moto.sqs.models import Queue
+
+    def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
+        spec = FunctionSpec(
+            name=function.function_name,
+            arn=function.function_arn,
+            handler=function.handler,
+            timeout=float(function.timeout),
+            memory_mb=int(function.memory_size),
+            environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
+            code_sha=function.code_sha_256,
+        )
+        payload, error = executor.invoke(spec, function.code_bytes, event if event is not None else {})
+        return payload, error, ""
+
+    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+    # moto would invoke mapped functions inside SendMessage, per message, ignoring batchItemFailures;
+    # mappings written here vanish, and SqsEventSource pollers deliver instead.
+    Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore[assignment]
+
+
+class EmbeddedCloud:
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1", work_dir: Path = Path(".smmu")):
+        self.host = host
+        self.port = port
+        self.region = region
+        self.work_dir = work_dir.resolve()
+        self.endpoint_url = f"http://{host}:{port}"
+        self.executor = LambdaExecutor(
+            self.work_dir / "lambda",
+            base_env={
+                **CREDENTIALS,
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "TZ": "UTC",
+            },
+        )
+        self._server: Any = None
+        self._event_sources: list[SqsEventSource] = []
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # Step Functions' interpreter calls the other services at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        for name, value in CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+        _patch_moto(self.executor)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        requests.post(
+            f"{self.endpoint_url}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+        log.info("embedded cloud listening on %s", self.endpoint_url)
+
+    def start_event_sources(self) -> None:
+        """Start pollers for every SQS event source mapping the provisioner created."""
+        awslambda = boto3.session.Session(region_name=self.region).client("lambda", endpoint_url=self.endpoint_url)
+        for mapping in awslambda.list_event_source_mappings()["EventSourceMappings"]:
+            if mapping["EventSourceArn"].startswith("arn:aws:sqs:") and mapping.get("State", "Enabled") != "Disabled":
+                source = SqsEventSource(mapping, self.endpoint_url, self.region)
+                source.start()
+                self._event_sources.append(source)
+
+    def stop(self) -> None:
+        for source in self._event_sources:
+            source.stop()
+        self._event_sources.clear()
+        self.executor.shutdown()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

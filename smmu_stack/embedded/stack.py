@@ -1,0 +1,99 @@
+"""The whole system on one machine without Docker: embedded cloud, provisioned resources, the API process."""
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from smmu_stack.embedded.cloud import CREDENTIALS, EmbeddedCloud
+from smmu_stack.manifest import REPO_ROOT, Manifest
+from smmu_stack.provision import Provisioned, provision
+
+log = logging.getLogger("smmu.stack")
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    emulator_port: int = 4566
+    api_port: int = 8000
+    region: str = "us-east-1"
+    work_dir: Path = field(default_factory=lambda: REPO_ROOT / ".smmu")
+    #: Extra SMMU_* settings for the API and the functions (e.g. a smaller upload limit).
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+class EmbeddedStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.cloud = EmbeddedCloud(config.host, config.emulator_port, config.region, config.work_dir)
+        self.api_url = f"http://{config.host}:{config.api_port}"
+        self.provisioned: Provisioned | None = None
+        self._api: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.cloud.endpoint_url
+
+    def client_environment(self) -> dict[str, str]:
+        """What a process needs to talk to this stack's cloud with boto3 or the AWS CLI."""
+        return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.config.region}
+
+    def start(self) -> None:
+        started = time.perf_counter()
+        self.config.work_dir.mkdir(parents=True, exist_ok=True)
+        self.cloud.start()
+        manifest = Manifest.load()
+        if self.config.overrides:
+            manifest.data["environment"].update(self.config.overrides)
+        self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
+        self.cloud.start_event_sources()
+        self._start_api()
+        log.info("stack ready in %.1fs", time.perf_counter() - started)
+
+    def _start_api(self) -> None:
+        assert self.provisioned is not None
+        env = {**os.environ, **self.client_environment(), **self.provisioned.environment}
+        log_file = open(self.config.work_dir / "api.log", "ab")  # noqa: SIM115 - owned by the API process
+        self._api = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "api.main:app",
+                "--host", self.config.host, "--port", str(self.config.api_port), "--no-access-log",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._api.poll() is not None:
+                raise RuntimeError(f"the API exited with {self._api.returncode}; see {log_file.name}")
+            try:
+                if httpx.get(f"{self.api_url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the API did not become healthy within 30 s")
+
+    def stop(self) -> None:
+        if self._api is not None and self._api.poll() is None:
+            self._api.terminate()
+            try:
+                self._api.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._api.kill()
+        self.cloud.stop()
+
+    def __enter__(self) -> "EmbeddedStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
