@@ -1,6 +1,7 @@
 """The embedded cloud: moto's server in this process, with Step Functions executing real ASL, Lambda
 functions run by our warm executor and SQS event source mappings with Lambda's semantics."""
 
+import copy
 import logging
 import os
 from pathlib import Path
@@ -24,6 +25,7 @@ def _patch_moto(executor: LambdaExecutor) -> None:
     """
     from moto.awslambda.models import LambdaFunction
     from moto.sqs.models import Queue
+    from moto.stepfunctions.models import StateMachineInstance
 
     def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
         spec = FunctionSpec(
@@ -42,6 +44,18 @@ def _patch_moto(executor: LambdaExecutor) -> None:
     # moto would invoke mapped functions inside SendMessage, per message, ignoring batchItemFailures;
     # mappings written here vanish, and SqsEventSource pollers deliver instead.
     Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore[assignment]
+    # StartExecution deep-copies the state machine to freeze its definition; moto's copy drags along every past
+    # execution (running threads and locks, which cannot be copied) and the whole backend. Copy only the
+    # machine's own description.
+    StateMachineInstance.__deepcopy__ = _copy_state_machine  # type: ignore[attr-defined]
+
+
+def _copy_state_machine(machine: Any, memo: dict[int, Any]) -> Any:
+    clone = copy.copy(machine)
+    clone.executions = []
+    for name in ("definition", "encryptionConfiguration", "loggingConfiguration", "tracingConfiguration"):
+        setattr(clone, name, copy.deepcopy(getattr(machine, name), memo))
+    return clone
 
 
 class EmbeddedCloud:
