@@ -34,6 +34,7 @@ def dev(
     api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1")] = 8000,
     emulator_port: Annotated[int, typer.Option(help="Port of the embedded AWS emulator on 127.0.0.1")] = 4566,
     setting: Annotated[list[str], typer.Option("--set", help="SMMU_NAME=value for the API and functions")] = [],  # noqa: B006
+    work_dir: Annotated[Path | None, typer.Option(help="Where function code and logs go (default .smmu)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole system on an embedded emulated cloud: no Docker, no AWS account."""
@@ -41,9 +42,10 @@ def dev(
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stack = EmbeddedStack(
-        StackConfig(api_port=api_port, emulator_port=emulator_port, overrides=_parse_overrides(setting))
-    )
+    config = StackConfig(api_port=api_port, emulator_port=emulator_port, overrides=_parse_overrides(setting))
+    if work_dir is not None:
+        config.work_dir = work_dir.resolve()
+    stack = EmbeddedStack(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.perf_counter()
@@ -66,6 +68,33 @@ def dev(
     finally:
         stack.stop()
         console.print("smmu stopped (the embedded cloud keeps no state between runs)")
+
+
+@app.command()
+def emulator(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 inside a container)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 4566,
+    region: Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")] = "us-east-1",
+    work_dir: Annotated[Path, typer.Option(help="Where function code and logs go")] = Path(".smmu"),
+) -> None:
+    """Run only the emulated cloud (moto + Step Functions + Lambda executor), for a separate provisioner."""
+    from smmu_stack.embedded.cloud import EmbeddedCloud
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    cloud = EmbeddedCloud(host, port, region, work_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        cloud.start()
+        cloud.watch_event_sources()
+        console.print(f"SMMU_EMULATOR_READY endpoint={cloud.endpoint_url}", highlight=False)
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Thumbnails and metadata for one image, with Pillow. Pure: a path in, bytes and dicts out."""
 
 import io
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -74,14 +75,17 @@ def open_image(path: Path, max_pixels: int) -> Image.Image:
     """Open an image, refusing decompression bombs and naming what is wrong with unreadable files."""
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():  # between 1x and 2x the limit Pillow only warns; we refuse below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
         if image.width * image.height > max_pixels:
             raise ObjectTooLargeError(
-                f"the image is {image.width}x{image.height} pixels, over the limit of {max_pixels} pixels"
+                f"the image is {image.width}x{image.height} pixels, over the {max_pixels} pixel limit"
             )
         return image
     except Image.DecompressionBombError as exc:
-        raise ObjectTooLargeError(f"the image has too many pixels to process safely ({exc})") from exc
+        # Pillow refuses outright at twice its limit, before the size is known to us.
+        raise ObjectTooLargeError(f"the image is over the {max_pixels} pixel limit ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise CorruptMediaError("the image data cannot be read as any image format") from exc
 

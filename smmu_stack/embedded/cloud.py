@@ -4,6 +4,7 @@ functions run by our warm executor and SQS event source mappings with Lambda's s
 import copy
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ class EmbeddedCloud:
         )
         self._server: Any = None
         self._event_sources: list[SqsEventSource] = []
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -96,15 +98,34 @@ class EmbeddedCloud:
         log.info("embedded cloud listening on %s", self.endpoint_url)
 
     def start_event_sources(self) -> None:
-        """Start pollers for every SQS event source mapping the provisioner created."""
+        """Start pollers for every SQS event source mapping not yet served."""
         awslambda = boto3.session.Session(region_name=self.region).client("lambda", endpoint_url=self.endpoint_url)
+        served = {source.mapping["UUID"] for source in self._event_sources}
         for mapping in awslambda.list_event_source_mappings()["EventSourceMappings"]:
-            if mapping["EventSourceArn"].startswith("arn:aws:sqs:") and mapping.get("State", "Enabled") != "Disabled":
+            if (
+                mapping["UUID"] not in served
+                and mapping["EventSourceArn"].startswith("arn:aws:sqs:")
+                and mapping.get("State", "Enabled") != "Disabled"
+            ):
                 source = SqsEventSource(mapping, self.endpoint_url, self.region)
                 source.start()
                 self._event_sources.append(source)
+                log.info("event source %s -> %s", mapping["EventSourceArn"], mapping["FunctionArn"])
+
+    def watch_event_sources(self, interval: float = 2.0) -> None:
+        """Serve mappings created later by another process (a separate provisioner, as in a compose stack)."""
+
+        def watch() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.start_event_sources()
+                except Exception:
+                    log.exception("could not list event source mappings")
+
+        threading.Thread(target=watch, name="esm-watch", daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
         for source in self._event_sources:
             source.stop()
         self._event_sources.clear()

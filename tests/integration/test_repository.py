@@ -1,0 +1,64 @@
+import time
+import uuid
+
+import pytest
+
+from smmu.jobs import JobStatus, TimelineEntry, new_job
+from smmu.repository import JobRepository
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def jobs(provisioned) -> JobRepository:
+    return JobRepository(provisioned.environment["SMMU_JOBS_TABLE"])
+
+
+def _create(jobs, **overrides):
+    job_id = str(uuid.uuid4())
+    job = new_job(job_id=job_id, filename="a.jpg", content_type="image/jpeg", size_bytes=10, raw_bucket="b",
+                  raw_key=f"uploads/{job_id}/a.jpg", upload_ttl_seconds=60, pending_ttl_seconds=3600)
+    jobs.create(job.model_copy(update=overrides))
+    return job_id
+
+
+def test_status_only_moves_forward(jobs):
+    job_id = _create(jobs)
+    assert jobs.transition(job_id, JobStatus.QUEUED, remove=("expires_at",))
+    assert not jobs.transition(job_id, JobStatus.QUEUED)  # a duplicate event
+    assert jobs.transition(job_id, JobStatus.RUNNING, entry=TimelineEntry(step="Started", outcome="info"))
+    assert jobs.transition(job_id, JobStatus.COMPLETED)
+    assert not jobs.transition(job_id, JobStatus.FAILED)  # a late failure cannot undo a completion
+    assert not jobs.transition(job_id, JobStatus.RUNNING)
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.COMPLETED
+    assert job.expires_at is None
+    assert [e.step for e in job.timeline] == ["UploadRequested", "Started"]
+
+
+def test_transition_of_a_missing_job_is_refused(jobs):
+    assert not jobs.transition(str(uuid.uuid4()), JobStatus.QUEUED)
+
+
+def test_listing_newest_first_with_pages_and_status_filter(jobs):
+    created = []
+    for _ in range(5):
+        created.append(_create(jobs))
+        time.sleep(0.002)  # distinct millisecond timestamps
+    jobs.transition(created[1], JobStatus.FAILED)
+    seen, cursor = [], None
+    while True:
+        page, cursor = jobs.list(limit=2, cursor=cursor)
+        seen += [j.job_id for j in page]
+        if cursor is None:
+            break
+    mine = [j for j in seen if j in created]
+    assert mine == list(reversed(created))
+    failed, _ = jobs.list(status=JobStatus.FAILED, limit=100)
+    assert created[1] in [j.job_id for j in failed]
+    assert not {created[0], created[2]} & {j.job_id for j in failed}
+
+
+def test_a_forged_cursor_is_refused(jobs):
+    with pytest.raises(ValueError, match="cursor"):
+        jobs.list(cursor="bm90LWEta2V5")

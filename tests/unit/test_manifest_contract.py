@@ -1,0 +1,78 @@
+"""The manifest, the settings defaults, the state machine and the code agree with each other."""
+
+import importlib
+import json
+import re
+
+import pytest
+
+from smmu.settings import Settings
+from smmu_stack.manifest import REPO_ROOT, Account, Manifest
+
+pytestmark = pytest.mark.unit
+
+MANIFEST = Manifest.load()
+ASL_PATH = REPO_ROOT / "sfn" / "pipeline.asl.json"
+ASL = json.loads(ASL_PATH.read_text())
+ACCOUNT = Account("123456789012", "us-east-1")
+
+
+def test_settings_defaults_are_the_manifest_names():
+    env = MANIFEST.environment(ACCOUNT)
+    defaults = Settings.model_fields
+    for variable, value in env.items():
+        if variable.startswith("SMMU_") and variable != "SMMU_STATE_MACHINE_ARN":
+            field = variable.removeprefix("SMMU_").lower()
+            assert defaults[field].default == value, variable
+
+
+def test_every_handler_exists():
+    for function in MANIFEST.functions.values():
+        module, _, name = function["handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), function["handler"]
+
+
+def test_every_placeholder_is_supplied_and_resolves():
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    supplied = MANIFEST.state_machines["pipeline"]["function_placeholders"]
+    assert placeholders == set(supplied)
+    definition = json.loads(MANIFEST.definition("pipeline", ACCOUNT))
+    assert "${" not in json.dumps(definition)
+
+
+def _targets(state):
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [c["Next"] for c in state.get("Choices", [])]
+    targets += [c["Next"] for c in state.get("Catch", [])]
+    return {t for t in targets if t}
+
+
+def test_state_machine_graph_is_closed_and_everything_is_reachable():
+    states = ASL["States"]
+    seen, todo = set(), [ASL["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        assert name in states, f"{name} is referenced but not defined"
+        seen.add(name)
+        todo.extend(_targets(states[name]))
+    assert seen == set(states), f"unreachable: {set(states) - seen}"
+
+
+def test_every_task_but_the_failure_writer_has_a_catch_to_mark_failed():
+    for name, state in ASL["States"].items():
+        if state["Type"] == "Task" and name != "MarkFailed":
+            catch = state.get("Catch", [])
+            assert catch and catch[0]["ErrorEquals"] == ["States.ALL"], name
+            handler = ASL["States"][catch[0]["Next"]]
+            assert handler["Next"] == "MarkFailed"
+            assert handler["Parameters"]["failed_step"] == name
+
+
+def test_tasks_retry_transient_lambda_errors_only():
+    for name, state in ASL["States"].items():
+        if state["Type"] == "Task":
+            retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+            assert "Lambda.TooManyRequestsException" in retried, name
+            assert "States.ALL" not in retried and "States.TaskFailed" not in retried, name
