@@ -1,0 +1,144 @@
+"""The e2e suite runs unchanged against any target, chosen by SMMU_E2E_TARGET:
+
+- ``embedded`` (default): starts ``smmu dev`` (embedded cloud + API) on free ports for the session;
+- ``compose``: a running ``docker compose`` stack; ``aws``: a deployment. Both read SMMU_API_URL and
+  AWS_ENDPOINT_URL (unset for real AWS) from the environment.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from smmu_stack.manifest import REPO_ROOT, Account, Manifest
+from tests.conftest import free_port
+
+TARGET = os.environ.get("SMMU_E2E_TARGET", "embedded")
+REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+ACTIVE = ("QUEUED", "RUNNING")
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+@dataclass
+class Target:
+    api_url: str
+    endpoint_url: str | None
+    manifest: Manifest = field(default_factory=Manifest.load)
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session(region_name=REGION).client(service, endpoint_url=self.endpoint_url)
+
+    @property
+    def account(self) -> Account:
+        return Account(self.client("sts").get_caller_identity()["Account"], REGION)
+
+
+def _start_embedded(tmp_path_factory) -> Iterator[Target]:
+    api_port, emulator_port = free_port(), free_port()
+    work_dir = tmp_path_factory.mktemp("stack")
+    log_path = work_dir / "smmu-dev.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "SMMU_"))}
+    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "smmu_stack.cli", "dev", "--api-port", str(api_port),
+             "--emulator-port", str(emulator_port), "--work-dir", str(work_dir)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    target = Target(api_url=f"http://127.0.0.1:{api_port}", endpoint_url=f"http://127.0.0.1:{emulator_port}")
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"smmu dev did not come up:\n{log_path.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{target.api_url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    try:
+        yield target
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def target(tmp_path_factory) -> Iterator[Target]:
+    if TARGET == "embedded":
+        yield from _start_embedded(tmp_path_factory)
+    elif TARGET in ("compose", "aws"):
+        yield Target(api_url=os.environ["SMMU_API_URL"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    else:
+        raise pytest.UsageError(f"unknown SMMU_E2E_TARGET {TARGET!r}")
+
+
+class Client:
+    """A client of the public API, doing what any user's client does."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.http = httpx.Client(base_url=target.api_url, timeout=30)
+        self.created: list[str] = []
+
+    def request_upload(self, filename: str, content_type: str, size: int) -> httpx.Response:
+        response = self.http.post("/v1/uploads", json={"filename": filename, "content_type": content_type,
+                                                       "size_bytes": size})
+        if response.status_code == 201:
+            self.created.append(response.json()["job_id"])
+        return response
+
+    @staticmethod
+    def post_file(upload: dict[str, Any], data: bytes, filename: str = "file") -> httpx.Response:
+        content_type = upload["fields"].get("Content-Type", "application/octet-stream")
+        return httpx.post(upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)},
+                          timeout=60)
+
+    def upload(self, data: bytes, filename: str, content_type: str, declared_size: int | None = None
+               ) -> tuple[str, httpx.Response]:
+        created = self.request_upload(filename, content_type, declared_size or len(data))
+        assert created.status_code == 201, created.text
+        body = created.json()
+        return body["job_id"], self.post_file(body["upload"], data, filename)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/v1/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] in TERMINAL:
+                return job
+            if time.monotonic() > deadline:
+                pytest.fail(f"job {job_id} still {job['status']} after {timeout}s: {job['timeline']}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def client(target) -> Iterator[Client]:
+    api = Client(target)
+    yield api
+    # No job a test started may be left QUEUED or RUNNING.
+    deadline = time.monotonic() + 60
+    for job_id in api.created:
+        while (status := api.job(job_id)["status"]) in ACTIVE and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status not in ACTIVE, f"job {job_id} left {status}"
+    api.http.close()

@@ -1,0 +1,76 @@
+"""At-least-once delivery and failing code: exactly one execution per job, failures named by step."""
+
+import json
+import time
+from urllib.parse import quote_plus
+
+import pytest
+
+from smmu_stack.packaging import package_files, zip_bytes
+from tests import media
+
+pytestmark = pytest.mark.e2e
+
+
+def _s3_event(bucket: str, key: str, size: int) -> str:
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Post",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size}},
+    }]})
+
+
+def _queue_drained(sqs, url: str) -> bool:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return all(v == "0" for v in attributes.values())
+
+
+def test_the_same_upload_event_delivered_three_times_starts_one_execution(client, target):
+    data = media.jpeg(640, 480)
+    job_id, _ = client.upload(data, "dup licate.jpg", "image/jpeg")
+    job = client.job(job_id)
+    raw_key = f"uploads/{job_id}/dup_licate.jpg"
+    sqs = target.client("sqs")
+    queue = sqs.get_queue_url(QueueName=target.manifest.queues["jobs"]["name"])["QueueUrl"]
+    event = _s3_event(target.manifest.buckets["raw"]["name"], raw_key, len(data))
+    sqs.send_message(QueueUrl=queue, MessageBody=event)
+    sqs.send_message(QueueUrl=queue, MessageBody=event)
+    job = client.wait(job_id)
+    assert job["status"] == "COMPLETED"
+    deadline = time.monotonic() + 30
+    while not _queue_drained(sqs, queue) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _queue_drained(sqs, queue)
+    executions = target.client("stepfunctions").list_executions(
+        stateMachineArn=target.manifest.state_machine_arn("pipeline", target.account)
+    )["executions"]
+    assert [e["name"] for e in executions].count(job_id) == 1
+    job = client.job(job_id)
+    steps = [e["step"] for e in job["timeline"]]
+    assert steps.count("UploadReceived") == 1 and steps.count("Completed") == 1
+    assert job["status"] == "COMPLETED"
+
+
+def test_a_handler_that_raises_fails_the_job_with_step_and_reason(client, target):
+    manifest = target.manifest
+    function = manifest.functions["process_image"]["name"]
+    awslambda = target.client("lambda")
+    files = package_files(manifest)
+    broken = zip_bytes(files, {"lambdas/process_image/handler.py": (
+        "def lambda_handler(event, context):\n"
+        "    raise RuntimeError('injected failure: the disk is on fire')\n")})
+    awslambda.update_function_code(FunctionName=function, ZipFile=broken)
+    try:
+        job_id, _ = client.upload(media.jpeg(300, 200), "victim.jpg", "image/jpeg")
+        job = client.wait(job_id)
+    finally:
+        awslambda.update_function_code(FunctionName=function, ZipFile=zip_bytes(files))
+    assert job["status"] == "FAILED"
+    assert job["error"]["step"] == "ProcessImage"
+    assert job["error"]["code"] == "INTERNAL_ERROR"
+    assert "injected failure: the disk is on fire" in job["error"]["message"]
+    assert job["outputs"] == []
+    # The restored code processes the next job again.
+    job_id, _ = client.upload(media.jpeg(300, 200), "after.jpg", "image/jpeg")
+    assert client.wait(job_id)["status"] == "COMPLETED"
