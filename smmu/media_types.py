@@ -101,5 +101,7 @@ def detect(head: bytes, declared_content_type: str) -> Detection:
     if not _same_format(declared, detected):
         raise TypeMismatchError(f"declared as {declared} but the content is {detected}")
     # Within a container family the declaration says which media it is (audio-only MP4 is audio).
-    media_type = ALLOWED_CONTENT_TYPES[declared] if declared in ALLOWED_CONTENT_TYPES else ALLOWED_CONTENT_TYPES[detected]
+    media_type = (
+        ALLOWED_CONTENT_TYPES[declared] if declared in ALLOWED_CONTENT_TYPES else ALLOWED_CONTENT_TYPES[detected]
+    )
     return Detection(media_type=media_type, content_type=detected, extension=kind.extension)

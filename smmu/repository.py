@@ -61,9 +61,7 @@ class JobRepository:
     def create(self, job: Job) -> None:
         item = {k: _to_dynamo(v) for k, v in dump(job).items()}
         item["listing"] = {"S": LISTING_PARTITION}
-        self._db.put_item(
-            TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)"
-        )
+        self._db.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)")
 
     def get(self, job_id: str) -> Job | None:
         resp = self._db.get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=True)

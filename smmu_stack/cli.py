@@ -136,7 +136,8 @@ def upload(
     declared = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     with httpx.Client(base_url=api, timeout=30) as client:
         created = client.post(
-            "/v1/uploads", json={"filename": file.name, "content_type": declared, "size_bytes": file.stat().st_size}
+            "/v1/uploads",
+            json={"filename": file.name, "content_type": declared, "size_bytes": file.stat().st_size},
         )
         if created.status_code != 201:
             console.print(f"[red]refused ({created.status_code}):[/] {created.json().get('detail')}")
@@ -144,7 +145,9 @@ def upload(
         body = created.json()
         with file.open("rb") as stream:
             sent = httpx.post(
-                body["upload"]["url"], data=body["upload"]["fields"], files={"file": (file.name, stream, declared)}
+                body["upload"]["url"],
+                data=body["upload"]["fields"],
+                files={"file": (file.name, stream, declared)},
             )
         if sent.status_code >= 300:
             console.print(f"[red]S3 refused the upload ({sent.status_code}):[/] {sent.text[:500]}")

@@ -62,9 +62,22 @@ def build_dependency_layer(out_dir: Path = BUILD_DIR) -> Path:
     staging.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--target", str(staging),
-            "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11",
-            "--only-binary=:all:", "--upgrade", *LAYER_REQUIREMENTS,
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(staging),
+            "--platform",
+            "manylinux2014_x86_64",
+            "--implementation",
+            "cp",
+            "--python-version",
+            "3.11",
+            "--only-binary=:all:",
+            "--upgrade",
+            *LAYER_REQUIREMENTS,
         ],
         check=True,
     )

@@ -70,7 +70,11 @@ class Provisioner:
         for key, function in self.manifest.functions.items():
             if function.get("event_source"):
                 self._event_source(key, function["event_source"])
-        log.info("provisioned in %.2fs: %s", time.perf_counter() - started, ", ".join(self.result.changes) or "no changes")
+        log.info(
+            "provisioned in %.2fs: %s",
+            time.perf_counter() - started,
+            ", ".join(self.result.changes) or "no changes",
+        )
         return self.result
 
     # -- messaging ---------------------------------------------------------------------------------------------
@@ -129,7 +133,8 @@ class Provisioner:
             self.dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
             if spec["ttl_attribute"]:
                 self.dynamodb.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl_attribute"]}
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl_attribute"]},
                 )
             self.result.changes.append(f"table {name}")
 
@@ -264,9 +269,10 @@ class Provisioner:
                 self.awslambda.update_function_code(FunctionName=name, ZipFile=package)
                 self.result.changes.append(f"code {name}")
             wanted = {k: config[k] for k in ("Handler", "MemorySize", "Timeout")}
-            if any(current.get(k) != v for k, v in wanted.items()) or current.get("Environment", {}).get(
-                "Variables"
-            ) != self.result.environment:
+            if (
+                any(current.get(k) != v for k, v in wanted.items())
+                or current.get("Environment", {}).get("Variables") != self.result.environment
+            ):
                 self.awslambda.update_function_configuration(FunctionName=name, **config)
                 self.result.changes.append(f"configuration {name}")
         self.result.function_arns[key] = arn

@@ -5,8 +5,15 @@ import io
 from PIL import Image
 
 
-def jpeg(width: int = 1200, height: int = 800, *, orientation: int | None = None, make: str | None = None,
-         gps: bool = False, color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
+def jpeg(
+    width: int = 1200,
+    height: int = 800,
+    *,
+    orientation: int | None = None,
+    make: str | None = None,
+    gps: bool = False,
+    color: tuple[int, int, int] = (200, 40, 40),
+) -> bytes:
     image = Image.new("RGB", (width, height), color)
     # A marker in the top-left corner lets a test check that orientation was applied.
     image.paste((0, 0, 255), (0, 0, width // 4, height // 4))

@@ -20,9 +20,7 @@ def list_jobs(
 ) -> JobPage:
     """Jobs, newest first, a page at a time; pass ``next_cursor`` back as ``cursor`` for the next page."""
     try:
-        page, next_cursor = jobs.list(
-            status=status_filter, limit=limit or settings.page_size_default, cursor=cursor
-        )
+        page, next_cursor = jobs.list(status=status_filter, limit=limit or settings.page_size_default, cursor=cursor)
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     items = [JobSummary.model_validate(job.model_dump()) for job in page]
@@ -40,7 +38,9 @@ def get_job(
         OutputView(
             **output.model_dump(),
             url=presigner.download(
-                bucket=settings.processed_bucket, key=output.key, ttl_seconds=settings.download_url_ttl_seconds
+                bucket=settings.processed_bucket,
+                key=output.key,
+                ttl_seconds=settings.download_url_ttl_seconds,
             ),
         )
         for output in job.outputs

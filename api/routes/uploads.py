@@ -4,9 +4,9 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.deps import JobsDep, PresignerDep, SettingsDep
 from api.schemas import Limits, UploadRequest, UploadResponse
+from smmu.jobs import new_job
 from smmu.keys import upload_key
 from smmu.media_types import ALLOWED_CONTENT_TYPES, canonical, is_allowed
-from smmu.jobs import new_job
 from smmu.validation import human_bytes
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
@@ -27,7 +27,9 @@ def limits(settings: SettingsDep) -> Limits:
     response_model=UploadResponse,
     responses={413: {"description": "File too large"}, 415: {"description": "Content type not accepted"}},
 )
-def create_upload(request: UploadRequest, settings: SettingsDep, jobs: JobsDep, presigner: PresignerDep) -> UploadResponse:
+def create_upload(
+    request: UploadRequest, settings: SettingsDep, jobs: JobsDep, presigner: PresignerDep
+) -> UploadResponse:
     """Create a job and a presigned POST for its file. Processing starts when the upload lands in S3."""
     if not is_allowed(request.content_type):
         raise HTTPException(

@@ -23,6 +23,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     detection = detect(obj["Body"].read(), job.content_type)
     jobs().update_fields(
-        job.job_id, {"media_type": detection.media_type.value, "detected_content_type": detection.content_type}
+        job.job_id,
+        {"media_type": detection.media_type.value, "detected_content_type": detection.content_type},
     )
     return {"media_type": detection.media_type.value, "content_type": detection.content_type}

@@ -22,6 +22,4 @@ def handle_record(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

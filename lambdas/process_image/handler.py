@@ -29,9 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     outputs = []
     for rendition in renditions:
         key = output_key(job_id, "thumbnails", f"w{rendition.width}.{rendition.extension}")
-        s3.put_object(
-            Bucket=config.processed_bucket, Key=key, Body=rendition.data, ContentType=rendition.content_type
-        )
+        s3.put_object(Bucket=config.processed_bucket, Key=key, Body=rendition.data, ContentType=rendition.content_type)
         output = Output(
             kind="thumbnail",
             key=key,

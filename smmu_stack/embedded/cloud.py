@@ -60,7 +60,13 @@ def _copy_state_machine(machine: Any, memo: dict[int, Any]) -> Any:
 
 
 class EmbeddedCloud:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1", work_dir: Path = Path(".smmu")):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        region: str = "us-east-1",
+        work_dir: Path = Path(".smmu"),
+    ) -> None:
         self.host = host
         self.port = port
         self.region = region

@@ -28,7 +28,16 @@ log = logging.getLogger("smmu.lambda")
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 #: Variables of the host environment a function may see; everything else comes from its configuration.
-_INHERITED = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_INHERITED = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "HOME",
+    "TMPDIR",
+    "SYSTEMROOT",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,9 @@ class FunctionSpec:
 
     @property
     def digest(self) -> str:
-        parts = json.dumps([self.handler, self.timeout, self.memory_mb, self.environment, self.code_sha], sort_keys=True)
+        parts = json.dumps(
+            [self.handler, self.timeout, self.memory_mb, self.environment, self.code_sha], sort_keys=True
+        )
         return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
@@ -91,7 +102,9 @@ class ExecutionEnvironment:
         deadline = time.time() + self.spec.timeout
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(json.dumps({"event": event, "request_id": request_id, "deadline": deadline}) + "\n")
+            self.process.stdin.write(
+                json.dumps({"event": event, "request_id": request_id, "deadline": deadline}) + "\n"
+            )
             self.process.stdin.flush()
         except BrokenPipeError:
             return self._exited(request_id), True
@@ -130,7 +143,9 @@ class ExecutionEnvironment:
 class FunctionPool:
     """Warm environments of one function version (code + configuration)."""
 
-    def __init__(self, spec: FunctionSpec, code: bytes, work_dir: Path, base_env: dict[str, str], max_concurrency: int):
+    def __init__(
+        self, spec: FunctionSpec, code: bytes, work_dir: Path, base_env: dict[str, str], max_concurrency: int
+    ) -> None:
         self.spec = spec
         self.task_root = work_dir / "functions" / spec.name / spec.digest
         if not self.task_root.exists():
@@ -194,7 +209,12 @@ class LambdaExecutor:
     def invoke(self, spec: FunctionSpec, code: bytes, event: Any) -> tuple[str, bool]:
         started = time.perf_counter()
         payload, error = self.pool(spec, code).invoke(event)
-        log.debug("%s %s in %.1f ms", spec.name, "failed" if error else "ran", (time.perf_counter() - started) * 1000)
+        log.debug(
+            "%s %s in %.1f ms",
+            spec.name,
+            "failed" if error else "ran",
+            (time.perf_counter() - started) * 1000,
+        )
         return json.dumps(payload), error
 
     def stats(self) -> dict[str, int]:

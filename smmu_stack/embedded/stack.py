@@ -42,7 +42,11 @@ class EmbeddedStack:
 
     def client_environment(self) -> dict[str, str]:
         """What a process needs to talk to this stack's cloud with boto3 or the AWS CLI."""
-        return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.config.region}
+        return {
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.config.region,
+        }
 
     def start(self) -> None:
         started = time.perf_counter()
@@ -62,8 +66,15 @@ class EmbeddedStack:
         log_file = open(self.config.work_dir / "api.log", "ab")  # noqa: SIM115 - owned by the API process
         self._api = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "api.main:app",
-                "--host", self.config.host, "--port", str(self.config.api_port), "--no-access-log",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                self.config.host,
+                "--port",
+                str(self.config.api_port),
+                "--no-access-log",
             ],
             cwd=REPO_ROOT,
             env=env,

@@ -49,9 +49,22 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "smmu_stack.cli", "dev", "--api-port", str(api_port),
-             "--emulator-port", str(emulator_port), "--work-dir", str(work_dir)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "smmu_stack.cli",
+                "dev",
+                "--api-port",
+                str(api_port),
+                "--emulator-port",
+                str(emulator_port),
+                "--work-dir",
+                str(work_dir),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     target = Target(api_url=f"http://127.0.0.1:{api_port}", endpoint_url=f"http://127.0.0.1:{emulator_port}")
     deadline = time.monotonic() + 120
@@ -96,8 +109,9 @@ class Client:
         self.created: list[str] = []
 
     def request_upload(self, filename: str, content_type: str, size: int) -> httpx.Response:
-        response = self.http.post("/v1/uploads", json={"filename": filename, "content_type": content_type,
-                                                       "size_bytes": size})
+        response = self.http.post(
+            "/v1/uploads", json={"filename": filename, "content_type": content_type, "size_bytes": size}
+        )
         if response.status_code == 201:
             self.created.append(response.json()["job_id"])
         return response
@@ -105,11 +119,13 @@ class Client:
     @staticmethod
     def post_file(upload: dict[str, Any], data: bytes, filename: str = "file") -> httpx.Response:
         content_type = upload["fields"].get("Content-Type", "application/octet-stream")
-        return httpx.post(upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)},
-                          timeout=60)
+        return httpx.post(
+            upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)}, timeout=60
+        )
 
-    def upload(self, data: bytes, filename: str, content_type: str, declared_size: int | None = None
-               ) -> tuple[str, httpx.Response]:
+    def upload(
+        self, data: bytes, filename: str, content_type: str, declared_size: int | None = None
+    ) -> tuple[str, httpx.Response]:
         created = self.request_upload(filename, content_type, declared_size or len(data))
         assert created.status_code == 201, created.text
         body = created.json()

@@ -13,10 +13,18 @@ pytestmark = pytest.mark.e2e
 
 
 def _s3_event(bucket: str, key: str, size: int) -> str:
-    return json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Post",
-        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size}},
-    }]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Post",
+                    "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size}},
+                }
+            ]
+        }
+    )
 
 
 def _queue_drained(sqs, url: str) -> bool:
@@ -57,9 +65,14 @@ def test_a_handler_that_raises_fails_the_job_with_step_and_reason(client, target
     function = manifest.functions["process_image"]["name"]
     awslambda = target.client("lambda")
     files = package_files(manifest)
-    broken = zip_bytes(files, {"lambdas/process_image/handler.py": (
-        "def lambda_handler(event, context):\n"
-        "    raise RuntimeError('injected failure: the disk is on fire')\n")})
+    broken = zip_bytes(
+        files,
+        {
+            "lambdas/process_image/handler.py": (
+                "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: the disk is on fire')\n"
+            )
+        },
+    )
     awslambda.update_function_code(FunctionName=function, ZipFile=broken)
     try:
         job_id, _ = client.upload(media.jpeg(300, 200), "victim.jpg", "image/jpeg")

@@ -15,23 +15,32 @@ def _download(url: str) -> bytes:
 
 
 def test_jpeg_becomes_a_completed_job_with_thumbnails(client):
-    job_id, sent = client.upload(media.jpeg(1200, 800, orientation=6, make="TestCam", gps=True), "holiday photo.jpg",
-                                 "image/jpeg")
+    job_id, sent = client.upload(
+        media.jpeg(1200, 800, orientation=6, make="TestCam", gps=True), "holiday photo.jpg", "image/jpeg"
+    )
     assert sent.status_code in (200, 201, 204)
     job = client.wait(job_id)
     assert job["status"] == "COMPLETED", job["error"]
     assert job["media_type"] == "image"
     assert job["error"] is None
     steps = [entry["step"] for entry in job["timeline"]]
-    assert steps == ["UploadRequested", "UploadReceived", "Started", "ValidateInput", "DetectType", "ProcessImage",
-                     "Completed"]
+    assert steps == [
+        "UploadRequested",
+        "UploadReceived",
+        "Started",
+        "ValidateInput",
+        "DetectType",
+        "ProcessImage",
+        "Completed",
+    ]
     thumbnails = sorted((o for o in job["outputs"] if o["kind"] == "thumbnail"), key=lambda o: o["width"])
     assert [t["width"] for t in thumbnails] == [160, 320, 640]
     for thumbnail in thumbnails:
         image = media.decode(_download(thumbnail["url"]))
         # Stored landscape with orientation 6: shown (and thumbnailed) portrait.
-        assert image.size == (thumbnail["width"], thumbnail["width"] * 3 // 2) == (thumbnail["width"],
-                                                                                   thumbnail["height"])
+        assert (
+            image.size == (thumbnail["width"], thumbnail["width"] * 3 // 2) == (thumbnail["width"], thumbnail["height"])
+        )
         assert image.format == "JPEG"
         assert not image.getexif()
     assert job["metadata"]["width"] == 800 and job["metadata"]["height"] == 1200

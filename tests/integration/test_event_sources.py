@@ -56,16 +56,24 @@ def test_partial_batch_failures_are_redelivered_then_dead_lettered(aws, cloud, p
     role = aws("iam").get_role(RoleName="smmu-lambda-execution")["Role"]["Arn"]
     function = f"recorder-{suffix}"
     aws("lambda").create_function(
-        FunctionName=function, Runtime="python3.11", Role=role, Handler="recorder.lambda_handler", Timeout=10,
+        FunctionName=function,
+        Runtime="python3.11",
+        Role=role,
+        Handler="recorder.lambda_handler",
+        Timeout=10,
         Code={"ZipFile": zip_bytes([], {"recorder.py": RECORDER})},
         Environment={"Variables": {"BUCKET": bucket}},
     )
     # Messages are waiting before the mapping exists, so the first poll sees them together.
     sqs.send_message_batch(
-        QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(["ok-1", "fail", "ok-2"])]
+        QueueUrl=queue,
+        Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(["ok-1", "fail", "ok-2"])],
     )
     aws("lambda").create_event_source_mapping(
-        FunctionName=function, EventSourceArn=queue_arn, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
+        FunctionName=function,
+        EventSourceArn=queue_arn,
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
     )
     cloud.start_event_sources()
 
@@ -73,8 +81,11 @@ def test_partial_batch_failures_are_redelivered_then_dead_lettered(aws, cloud, p
         return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
 
     def dead_lettered():
-        return int(sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"]["ApproximateNumberOfMessages"])
+        return int(
+            sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
 
     assert _wait_for(lambda: dead_lettered() == 1), keys()
     seen = keys()
@@ -83,6 +94,8 @@ def test_partial_batch_failures_are_redelivered_then_dead_lettered(aws, cloud, p
     first_batch = json.loads(s3.get_object(Bucket=bucket, Key="ok-1/1")["Body"].read())["batch"]
     assert first_batch == 3
     assert sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"] == "fail"
-    remaining = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages",
-                                                                         "ApproximateNumberOfMessagesNotVisible"])
+    remaining = sqs.get_queue_attributes(
+        QueueUrl=queue,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )
     assert all(v == "0" for v in remaining["Attributes"].values())

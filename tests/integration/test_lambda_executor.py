@@ -33,7 +33,11 @@ def _deploy(aws, code: str, version: str = "1", handler: str = "probe.lambda_han
     name = f"probe-{uuid.uuid4().hex[:8]}"
     role = aws("iam").get_role(RoleName="smmu-lambda-execution")["Role"]["Arn"]
     aws("lambda").create_function(
-        FunctionName=name, Runtime="python3.11", Role=role, Handler=handler, Timeout=timeout,
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler=handler,
+        Timeout=timeout,
         Code={"ZipFile": zip_bytes([], {"probe.py": code + f"\nVERSION = {version!r}\n"})},
         Environment={"Variables": {"GREETING": "hello"}},
     )

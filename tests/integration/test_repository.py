@@ -16,8 +16,16 @@ def jobs(provisioned) -> JobRepository:
 
 def _create(jobs, **overrides):
     job_id = str(uuid.uuid4())
-    job = new_job(job_id=job_id, filename="a.jpg", content_type="image/jpeg", size_bytes=10, raw_bucket="b",
-                  raw_key=f"uploads/{job_id}/a.jpg", upload_ttl_seconds=60, pending_ttl_seconds=3600)
+    job = new_job(
+        job_id=job_id,
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size_bytes=10,
+        raw_bucket="b",
+        raw_key=f"uploads/{job_id}/a.jpg",
+        upload_ttl_seconds=60,
+        pending_ttl_seconds=3600,
+    )
     jobs.create(job.model_copy(update=overrides))
     return job_id
 

@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -10,7 +11,7 @@ ORDER = [JobStatus.PENDING_UPLOAD, JobStatus.QUEUED, JobStatus.RUNNING, JobStatu
 
 
 def test_forward_path():
-    for current, target in zip(ORDER, ORDER[1:], strict=False):
+    for current, target in itertools.pairwise(ORDER):
         assert can_transition(current, target)
 
 
@@ -25,7 +26,11 @@ def test_never_backwards_and_terminal_is_final(current, target):
 
 
 def test_any_active_status_can_fail():
-    assert ALLOWED_TRANSITIONS[JobStatus.FAILED] == {JobStatus.PENDING_UPLOAD, JobStatus.QUEUED, JobStatus.RUNNING}
+    assert ALLOWED_TRANSITIONS[JobStatus.FAILED] == {
+        JobStatus.PENDING_UPLOAD,
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
+    }
 
 
 def test_lambda_error_becomes_a_readable_reason():
@@ -45,8 +50,16 @@ def test_timeout_and_unknown_errors():
 
 
 def test_new_job_is_pending_with_expiry():
-    job = new_job(job_id="j", filename="a.jpg", content_type="image/jpeg", size_bytes=3, raw_bucket="b",
-                  raw_key="uploads/j/a.jpg", upload_ttl_seconds=900, pending_ttl_seconds=86400)
+    job = new_job(
+        job_id="j",
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size_bytes=3,
+        raw_bucket="b",
+        raw_key="uploads/j/a.jpg",
+        upload_ttl_seconds=900,
+        pending_ttl_seconds=86400,
+    )
     assert job.status is JobStatus.PENDING_UPLOAD
     assert job.expires_at is not None
     assert job.upload_expires_at > job.created_at

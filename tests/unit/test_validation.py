@@ -5,7 +5,12 @@ from smmu.validation import check_uploaded_object, human_bytes
 
 pytestmark = pytest.mark.unit
 
-OK = {"declared_size": 100, "max_bytes": 1000, "stored_content_type": "image/jpeg", "declared_content_type": "image/jpeg"}
+OK = {
+    "declared_size": 100,
+    "max_bytes": 1000,
+    "stored_content_type": "image/jpeg",
+    "declared_content_type": "image/jpeg",
+}
 
 
 def test_accepts_an_object_within_its_terms():
