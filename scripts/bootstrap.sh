@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+# pip's notes about optional package locations that do not exist on this machine are noise, not errors.
+quiet() { grep -v -e "is ignored: it is neither a file nor a directory" || true; }
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "smmu needs Python 3.11 or newer (found $("$PYTHON" --version 2>&1))" >&2
   exit 1
@@ -15,7 +17,7 @@ fi
 stamp=.venv/.smmu-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | quiet
+  .venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 | quiet
   echo "$want" > "$stamp"
 fi
