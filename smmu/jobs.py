@@ -72,6 +72,9 @@ class Output(BaseModel):
     size_bytes: int
     width: int | None = None
     height: int | None = None
+    #: Audio and video outputs: their length and overall bit rate (bits per second).
+    duration_seconds: float | None = None
+    bitrate: int | None = None
 
 
 class Job(BaseModel):

@@ -70,6 +70,8 @@ class Provisioner:
         for key, function in self.manifest.functions.items():
             if function.get("event_source"):
                 self._event_source(key, function["event_source"])
+            if function.get("schedule"):
+                self._schedule(key, function)
         log.info(
             "provisioned in %.2fs: %s",
             time.perf_counter() - started,
@@ -294,6 +296,12 @@ class Provisioner:
                 FunctionName=function_name, EventSourceArn=queue_arn, Enabled=True, **params
             )
             self.result.changes.append(f"event source {spec['queue']} -> {function_name}")
+
+    def _schedule(self, key: str, spec: dict[str, Any]) -> None:
+        rule = f"{spec['name']}-schedule"
+        events = self._client("events")
+        events.put_rule(Name=rule, ScheduleExpression=spec["schedule"], State="ENABLED")
+        events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": self.result.function_arns[key]}])
 
     # -- orchestration -----------------------------------------------------------------------------------------
     def _state_machine(self, key: str, spec: dict[str, Any], role_arn: str) -> None:

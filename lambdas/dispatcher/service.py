@@ -4,8 +4,8 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from lambdas.shared.context import jobs, logger, settings
-from smmu import aws
+from lambdas.shared.context import jobs, logger
+from lambdas.shared.pipeline import start_pipeline
 from smmu.jobs import JobStatus, TimelineEntry
 from smmu.keys import job_id_from_upload_key
 
@@ -63,15 +63,9 @@ def dispatch_upload(bucket: str, key: str, size: int) -> str | None:
         if current is None or current.status is not JobStatus.QUEUED:
             logger.info("duplicate upload event ignored", status=current.status.value if current else None)
             return None
-    sfn = aws.client("stepfunctions")
-    try:
-        started = sfn.start_execution(
-            stateMachineArn=settings().state_machine_arn,
-            name=job_id,
-            input=json.dumps({"job_id": job_id, "bucket": bucket, "key": key}),
-        )
-    except sfn.exceptions.ExecutionAlreadyExists:
+    arn = start_pipeline(job_id, bucket, key)
+    if arn is None:
         logger.info("execution already exists; duplicate event ignored")
-        return None
-    logger.info("execution started", execution_arn=started["executionArn"])
-    return started["executionArn"]
+    else:
+        logger.info("execution started", execution_arn=arn)
+    return arn

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,15 @@ def _copy_state_machine(machine: Any, memo: dict[int, Any]) -> Any:
     return clone
 
 
+def _rate_seconds(expression: str) -> float | None:
+    """Seconds between runs of an EventBridge ``rate(N unit)`` expression (cron expressions are not run)."""
+    if not expression.startswith("rate(") or not expression.endswith(")"):
+        return None
+    amount, _, unit = expression[5:-1].partition(" ")
+    seconds = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+    return int(amount) * seconds[unit] if unit in seconds else None
+
+
 class EmbeddedCloud:
     def __init__(
         self,
@@ -156,6 +166,35 @@ class EmbeddedCloud:
                 source.start()
                 self._event_sources.append(source)
                 log.info("event source %s -> %s", mapping["EventSourceArn"], mapping["FunctionArn"])
+
+    def start_schedules(self, tick: float = 5.0) -> None:
+        """Invoke the targets of EventBridge ``rate(...)`` rules, as EventBridge Scheduler would."""
+        session = boto3.session.Session(region_name=self.region)
+        events = session.client("events", endpoint_url=self.endpoint_url)
+        awslambda = session.client("lambda", endpoint_url=self.endpoint_url)
+        schedules = []
+        for rule in events.list_rules()["Rules"]:
+            period = _rate_seconds(rule.get("ScheduleExpression", ""))
+            if period is None or rule.get("State") != "ENABLED":
+                continue
+            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+                if ":function:" in target["Arn"]:
+                    schedules.append((period, target["Arn"]))
+                    log.info("schedule %s -> %s", rule["ScheduleExpression"], target["Arn"])
+
+        def run() -> None:
+            due = {arn: time.monotonic() + period for period, arn in schedules}
+            while not self._stopping.wait(tick):
+                for period, arn in schedules:
+                    if time.monotonic() >= due[arn]:
+                        due[arn] = time.monotonic() + period
+                        try:
+                            awslambda.invoke(FunctionName=arn, InvocationType="Event", Payload=b"{}")
+                        except Exception:
+                            log.exception("scheduled invocation of %s failed", arn)
+
+        if schedules:
+            threading.Thread(target=run, name="schedules", daemon=True).start()
 
     def watch_event_sources(self, interval: float = 2.0) -> None:
         """Serve mappings created later by another process (a separate provisioner, as in a compose stack)."""

@@ -57,6 +57,7 @@ class EmbeddedStack:
             manifest.data["environment"].update(self.config.overrides)
         self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
         self.cloud.start_event_sources()
+        self.cloud.start_schedules()
         self._start_api()
         log.info("stack ready in %.1fs", time.perf_counter() - started)
 

@@ -48,7 +48,8 @@ def test_partial_batch_failures_are_redelivered_then_dead_lettered(aws, cloud, p
     queue = sqs.create_queue(
         QueueName=f"src-{suffix}",
         Attributes={
-            "VisibilityTimeout": "1",
+            # Long enough for a cold start, or a slow invocation would be redelivered while running (as on AWS).
+            "VisibilityTimeout": "3",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
         },
     )["QueueUrl"]
