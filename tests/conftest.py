@@ -1,7 +1,41 @@
+"""Shared fixtures: one embedded cloud (moto + Lambda executor + event sources) in this process, provisioned from
+the manifest, for the integration and API tests. The e2e suite starts its own stack (see tests/e2e/conftest.py)."""
+
+import os
 import socket
+
+import boto3
+import pytest
+
+from smmu_stack.embedded.cloud import EmbeddedCloud
+from smmu_stack.manifest import Manifest
+from smmu_stack.provision import Provisioned, provision
+
+REGION = "us-east-1"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory) -> EmbeddedCloud:
+    embedded = EmbeddedCloud(port=free_port(), region=REGION, work_dir=tmp_path_factory.mktemp("cloud"))
+    embedded.start()
+    # The domain core's clients read these, as they do in every deployment.
+    os.environ.update({"AWS_ENDPOINT_URL": embedded.endpoint_url, "AWS_DEFAULT_REGION": REGION})
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def provisioned(cloud) -> Provisioned:
+    return provision(cloud.endpoint_url, REGION, Manifest.load())
+
+
+@pytest.fixture(scope="session")
+def aws(cloud):
+    session = boto3.session.Session(region_name=REGION)
+    return lambda service: session.client(service, endpoint_url=cloud.endpoint_url)

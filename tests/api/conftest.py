@@ -1,0 +1,18 @@
+"""The API in-process (FastAPI's TestClient) against the integration tests' embedded cloud."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.core.config import get_api_settings
+
+
+@pytest.fixture
+def api(provisioned, monkeypatch):
+    for name, value in provisioned.environment.items():
+        monkeypatch.setenv(name, value)
+    get_api_settings.cache_clear()
+    from api.main import create_app
+
+    with TestClient(create_app()) as client:
+        yield client
+    get_api_settings.cache_clear()
