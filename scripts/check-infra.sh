@@ -17,9 +17,15 @@ terraform fmt -check -recursive -diff infra
 stamp="$VENV/.checkov-$CHECKOV_VERSION"
 if [ ! -f "$stamp" ]; then
   echo "== installing checkov $CHECKOV_VERSION into $VENV"
+  if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian's python3 ships venv/ensurepip separately.
+    echo "python3 has no venv module: installing python3-venv"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
-  # The virtual environment is a build artefact: keep it out of git without touching the project's .gitignore.
-  echo '*' > "$VENV/.gitignore"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION"
   touch "$stamp"

@@ -1,0 +1,77 @@
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "environment_name" {
+  description = "Tag value naming this environment."
+  type        = string
+  default     = "dev"
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to the manifest's bucket names (S3 names are global); null uses \"-<account id>\"."
+  type        = string
+  default     = null
+}
+
+variable "functions_zip_path" {
+  description = "Lambda code package; null uses build/lambda/smmu-functions.zip."
+  type        = string
+  default     = null
+}
+
+variable "layer_zip_path" {
+  description = "Lambda dependency layer; null uses build/lambda/smmu-dependencies-layer.zip."
+  type        = string
+  default     = null
+}
+
+variable "image_tag" {
+  description = "Tag of the service and worker images to run (the deploy workflow passes the commit SHA)."
+  type        = string
+  default     = "latest"
+}
+
+variable "egress_mode" {
+  description = "\"nat_gateway\" or \"vpc_endpoints\" (see docs/deploy.md for the cost trade-off)."
+  type        = string
+  default     = "nat_gateway"
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for HTTPS on the load balancer; null serves HTTP."
+  type        = string
+  default     = null
+}
+
+variable "alb_ingress_cidrs" {
+  description = "Networks allowed to reach the load balancer."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "cors_allowed_origins" {
+  description = "Browser origins allowed by the buckets' CORS rules."
+  type        = list(string)
+  default     = ["*"]
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic; null for none."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Protect tables and the load balancer from deletion (set false before terraform destroy)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets and repositories."
+  type        = bool
+  default     = false
+}

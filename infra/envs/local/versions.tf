@@ -1,0 +1,15 @@
+terraform {
+  required_version = ">= 1.6.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.80"
+    }
+  }
+
+  # Local state: the LocalStack stack is disposable.
+  backend "local" {
+    path = "terraform.tfstate"
+  }
+}

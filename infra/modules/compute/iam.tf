@@ -1,0 +1,237 @@
+# One role per function and per task, each allowed only the calls its code makes, on the ARNs it makes them on.
+# The statements below are the code's knowledge of which function touches what; resource names come from the
+# manifest (through the ARNs passed in). A function the manifest adds without an entry here gets logs only.
+
+locals {
+  jobs_table      = var.table_arns["jobs"]
+  media_table     = var.table_arns["media"]
+  raw_bucket      = var.bucket_arns["raw"]
+  processed_items = "${var.bucket_arns["processed"]}/${var.output_prefix}*"
+  raw_uploads     = "${var.bucket_arns["raw"]}/${var.upload_prefix}*"
+  jobs_indexes    = [for index in local.manifest.tables.jobs.global_secondary_indexes : "${local.jobs_table}/index/${index.name}"]
+
+  pipeline_executions = "${replace(var.state_machine_arns["pipeline"], ":stateMachine:", ":execution:")}:*"
+
+  job_records = { sid = "JobRecords", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [local.jobs_table] }
+  # HeadObject and GetObject both need s3:GetObject.
+  read_uploads = { sid = "ReadUploads", actions = ["s3:GetObject"], resources = [local.raw_uploads] }
+
+  function_statements = {
+    dispatcher = [
+      local.job_records,
+      { sid = "StartPipeline", actions = ["states:StartExecution"], resources = [var.state_machine_arns["pipeline"]] },
+    ]
+    update_status = [local.job_records]
+    validate_input = [
+      local.job_records,
+      local.read_uploads,
+      # HeadObject on a missing key answers 404 only to a caller that may list the bucket (403 otherwise), and
+      # the step tells a missing upload by that 404. The s3:prefix condition cannot apply to HeadObject.
+      { sid = "TellMissingUploads", actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+    ]
+    detect_type = [local.job_records, local.read_uploads]
+    reconcile = [
+      local.job_records,
+      # Lists stuck jobs by status (the jobs table's indexes).
+      { sid = "FindStuckJobs", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
+      { sid = "RestartPipeline", actions = ["states:StartExecution"], resources = [var.state_machine_arns["pipeline"]] },
+      { sid = "ReadExecutions", actions = ["states:DescribeExecution"], resources = [local.pipeline_executions] },
+    ]
+    process_image = [
+      local.job_records,
+      local.read_uploads,
+      { sid = "WriteMedia", actions = ["dynamodb:PutItem"], resources = [local.media_table] },
+      { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+    ]
+  }
+
+  service_statements = {
+    api = [
+      {
+        sid       = "JobRecords"
+        actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+        resources = concat([local.jobs_table], local.jobs_indexes)
+      },
+      { sid = "MediaRecords", actions = ["dynamodb:GetItem"], resources = [local.media_table] },
+      # Presigned POST uploads and presigned GET downloads are signed with the task role's credentials.
+      { sid = "PresignUploads", actions = ["s3:PutObject"], resources = [local.raw_uploads] },
+      { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      # /healthz: HeadBucket on the upload bucket.
+      { sid = "HealthCheck", actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+    ]
+  }
+
+  worker_statements = {
+    for key, worker in local.workers : key => [
+      {
+        sid       = "ConsumeTasks"
+        actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+        resources = [var.queue_arns[worker.queue]]
+      },
+      # SendTask* name a task token, not a resource; IAM authorizes them against the state machine that issued
+      # the token (as the AWS CDK's grantTaskResponse does), so they are scoped to this stack's machines.
+      {
+        sid       = "TaskCallbacks"
+        actions   = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
+        resources = values(var.state_machine_arns)
+      },
+      local.read_uploads,
+      { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+      { sid = "WriteMedia", actions = ["dynamodb:PutItem"], resources = [local.media_table] },
+      local.job_records,
+    ]
+  }
+
+  task_statements = merge(
+    { for key, service in local.services : "service-${key}" => lookup(local.service_statements, key, []) },
+    { for key, worker in local.workers : "worker-${key}" => local.worker_statements[key] },
+  )
+}
+
+# -- Lambda function roles ------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name               = "${each.value.name}-function"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  # X-Ray's write actions do not support resource-level permissions: AWS requires "*".
+  statement {
+    sid       = "WriteTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = contains(keys(local.event_sources), each.key) ? [local.event_sources[each.key]] : []
+    content {
+      sid       = "ConsumeEventSource"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [var.queue_arns[statement.value.queue]]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = lookup(local.function_statements, each.key, [])
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name   = "least-privilege"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}
+
+# -- ECS task roles (what the code calls) and execution roles (what ECS calls to start the task) -------------------
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  for_each = local.tasks
+
+  name               = "${each.value.name}-task"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "task" {
+  for_each = { for key, statements in local.task_statements : key => statements if length(statements) > 0 }
+
+  dynamic "statement" {
+    for_each = each.value
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = data.aws_iam_policy_document.task
+
+  name   = "least-privilege"
+  role   = aws_iam_role.task[each.key].id
+  policy = each.value.json
+}
+
+resource "aws_iam_role" "execution" {
+  for_each = local.tasks
+
+  name               = "${each.value.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  for_each = local.tasks
+
+  # GetAuthorizationToken does not support resource-level permissions: AWS requires "*".
+  statement {
+    sid       = "RegistryLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PullImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [aws_ecr_repository.this[each.value.image].arn]
+  }
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.task[each.key].arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  for_each = local.tasks
+
+  name   = "pull-image-and-log"
+  role   = aws_iam_role.execution[each.key].id
+  policy = data.aws_iam_policy_document.execution[each.key].json
+}

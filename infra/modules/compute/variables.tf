@@ -1,0 +1,152 @@
+variable "manifest" {
+  description = "The decoded resource manifest (infra/resources.json)."
+  type        = any
+}
+
+variable "environment" {
+  description = "Environment every function, service and worker gets: the manifest's `environment` with its references resolved."
+  type        = map(string)
+}
+
+variable "bucket_arns" {
+  description = "Bucket ARN by manifest key."
+  type        = map(string)
+}
+
+variable "table_arns" {
+  description = "Table ARN by manifest key."
+  type        = map(string)
+}
+
+variable "queue_arns" {
+  description = "Queue ARN by manifest key."
+  type        = map(string)
+}
+
+variable "queue_urls" {
+  description = "Queue URL by manifest key."
+  type        = map(string)
+}
+
+variable "state_machine_arns" {
+  description = "State machine ARN by manifest key (built from the manifest's names, so functions need not wait for the machines)."
+  type        = map(string)
+}
+
+variable "functions_zip_path" {
+  description = "The Lambda code package built by `smmu package` (one zip for every function)."
+  type        = string
+}
+
+variable "layer_zip_path" {
+  description = "The third-party dependency layer built by `smmu package --with-dependencies`."
+  type        = string
+}
+
+variable "dependency_layer" {
+  description = "Deploy the dependency layer and attach it to every function (false where layers are unsupported, e.g. LocalStack's free edition)."
+  type        = bool
+  default     = true
+}
+
+variable "upload_prefix" {
+  description = "Key prefix of uploads in the raw bucket (smmu/keys.py UPLOAD_PREFIX)."
+  type        = string
+  default     = "uploads/"
+}
+
+variable "output_prefix" {
+  description = "Key prefix of outputs in the processed bucket (smmu/keys.py OUTPUT_PREFIX)."
+  type        = string
+  default     = "jobs/"
+}
+
+variable "log_retention_days" {
+  description = "Days function, service and worker logs are kept."
+  type        = number
+  default     = 365
+}
+
+variable "event_source_max_concurrency" {
+  description = "Most concurrent invocations an SQS event source mapping drives (2-1000)."
+  type        = number
+  default     = 10
+}
+
+variable "enable_container_services" {
+  description = "Create the ECR repositories, the ECS cluster, the API service behind its load balancer and the workers (false on LocalStack, whose free edition has no ECS)."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_id" {
+  description = "VPC for the load balancer and the Fargate tasks (required with enable_container_services)."
+  type        = string
+  default     = null
+}
+
+variable "public_subnet_ids" {
+  description = "Subnets for the load balancer."
+  type        = list(string)
+  default     = []
+}
+
+variable "private_subnet_ids" {
+  description = "Subnets for the Fargate tasks."
+  type        = list(string)
+  default     = []
+}
+
+variable "image_tag" {
+  description = "Tag of the images (in the ECR repositories named after the manifest's images) that the tasks run; the deploy workflow uses the commit SHA."
+  type        = string
+  default     = "latest"
+}
+
+variable "public_service" {
+  description = "The manifest service the load balancer forwards to."
+  type        = string
+  default     = "api"
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for an HTTPS listener (HTTP then redirects to HTTPS); null serves plain HTTP on port 80."
+  type        = string
+  default     = null
+}
+
+variable "alb_ingress_cidrs" {
+  description = "Networks allowed to reach the load balancer."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "deletion_protection" {
+  description = "Protect the load balancer from deletion (turn off before a teardown)."
+  type        = bool
+  default     = true
+}
+
+variable "worker_backlog_per_task" {
+  description = "Default target of queue messages per running worker task, for workers that do not set backlog_per_task."
+  type        = number
+  default     = 5
+}
+
+variable "ecr_keep_images" {
+  description = "Images kept per repository; older ones expire."
+  type        = number
+  default     = 30
+}
+
+variable "force_delete_repositories" {
+  description = "Let terraform destroy delete repositories that still hold images (dev and test environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic that alarms notify; null for alarms without actions."
+  type        = string
+  default     = null
+}

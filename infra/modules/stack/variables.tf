@@ -1,0 +1,101 @@
+variable "manifest_path" {
+  description = "The resource manifest; defaults to infra/resources.json."
+  type        = string
+  default     = null
+}
+
+variable "functions_zip_path" {
+  description = "Lambda code package (smmu package); defaults to build/lambda/smmu-functions.zip."
+  type        = string
+  default     = null
+}
+
+variable "layer_zip_path" {
+  description = "Lambda dependency layer (smmu package --with-dependencies); defaults to build/lambda/smmu-dependencies-layer.zip."
+  type        = string
+  default     = null
+}
+
+variable "dependency_layer" {
+  description = "Deploy the Lambda dependency layer (false where layers are unsupported)."
+  type        = bool
+  default     = true
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to the manifest's bucket names (S3 names are global)."
+  type        = string
+  default     = ""
+}
+
+variable "enable_container_services" {
+  description = "Create the network, ECR, ECS cluster, the API behind an ALB and the workers (false on LocalStack)."
+  type        = bool
+  default     = true
+}
+
+variable "egress_mode" {
+  description = "\"nat_gateway\" or \"vpc_endpoints\": how private tasks reach AWS APIs (see the networking module and docs/deploy.md)."
+  type        = string
+  default     = "nat_gateway"
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for both AZs instead of one per AZ."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_cidr_block" {
+  description = "The VPC's address range."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "image_tag" {
+  description = "Tag of the service and worker images to run."
+  type        = string
+  default     = "latest"
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for HTTPS on the load balancer; null serves HTTP."
+  type        = string
+  default     = null
+}
+
+variable "alb_ingress_cidrs" {
+  description = "Networks allowed to reach the load balancer."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "cors_allowed_origins" {
+  description = "Browser origins allowed by the buckets' CORS rules."
+  type        = list(string)
+  default     = ["*"]
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic (confirm the subscription e-mail); null for none."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Days function, task, execution and flow logs are kept."
+  type        = number
+  default     = 365
+}
+
+variable "deletion_protection" {
+  description = "Protect tables and the load balancer from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets and repositories (dev and test only)."
+  type        = bool
+  default     = false
+}
