@@ -41,10 +41,6 @@ class CorruptMediaError(BadInputError):
     code = "CORRUPT_MEDIA"
 
 
-class NotProcessedYetError(PipelineError):
-    code = "NOT_PROCESSED_YET"
-
-
 class JobNotFoundError(PipelineError):
     code = "JOB_NOT_FOUND"
 
@@ -60,7 +56,6 @@ ERROR_CODES: dict[str, str] = {
         TypeMismatchError,
         UnsupportedMediaError,
         CorruptMediaError,
-        NotProcessedYetError,
         JobNotFoundError,
     )
 }

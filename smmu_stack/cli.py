@@ -35,6 +35,7 @@ def dev(
     emulator_port: Annotated[int, typer.Option(help="Port of the embedded AWS emulator on 127.0.0.1")] = 4566,
     setting: Annotated[list[str], typer.Option("--set", help="SMMU_NAME=value for the API and functions")] = [],  # noqa: B006
     work_dir: Annotated[Path | None, typer.Option(help="Where function code and logs go (default .smmu)")] = None,
+    workers: Annotated[bool, typer.Option(help="Run the FFmpeg and Whisper worker services")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole system on an embedded emulated cloud: no Docker, no AWS account."""
@@ -42,7 +43,9 @@ def dev(
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    config = StackConfig(api_port=api_port, emulator_port=emulator_port, overrides=_parse_overrides(setting))
+    config = StackConfig(
+        api_port=api_port, emulator_port=emulator_port, overrides=_parse_overrides(setting), workers=workers
+    )
     if work_dir is not None:
         config.work_dir = work_dir.resolve()
     stack = EmbeddedStack(config)

@@ -80,12 +80,17 @@ class Manifest:
         """The environment every function and service gets: resource names and ARNs."""
         return {name: self.resolve(ref, account) for name, ref in self.data["environment"].items()}
 
-    def definition(self, key: str, account: Account) -> str:
-        """The state machine's ASL with every ``${Placeholder}`` replaced, as Terraform's templatefile does."""
+    def definition(self, key: str, account: Account, queue_urls: dict[str, str]) -> str:
+        """The state machine's ASL with every ``${Placeholder}`` replaced, as Terraform's templatefile does.
+
+        ``queue_urls`` maps queue keys to URLs (their form differs between emulators and AWS).
+        """
         machine = self.state_machines[key]
         text = (self.root / machine["definition"]).read_text()
         for placeholder, function in machine["function_placeholders"].items():
             text = text.replace("${" + placeholder + "}", self.function_arn(function, account))
+        for placeholder, queue in machine.get("queue_placeholders", {}).items():
+            text = text.replace("${" + placeholder + "}", queue_urls[queue])
         if "${" in text:
             raise ValueError(f"{machine['definition']} has placeholders the manifest does not supply")
         return text

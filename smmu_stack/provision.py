@@ -306,7 +306,7 @@ class Provisioner:
     # -- orchestration -----------------------------------------------------------------------------------------
     def _state_machine(self, key: str, spec: dict[str, Any], role_arn: str) -> None:
         arn = self.manifest.state_machine_arn(key, self.result.account)
-        definition = self.manifest.definition(key, self.result.account)
+        definition = self.manifest.definition(key, self.result.account, self.result.queue_urls)
         try:
             current = self.sfn.describe_state_machine(stateMachineArn=arn)
         except self.sfn.exceptions.StateMachineDoesNotExist:

@@ -17,7 +17,15 @@ def start_pipeline(job_id: str, bucket: str, key: str) -> str | None:
         started = sfn.start_execution(
             stateMachineArn=settings().state_machine_arn,
             name=job_id,
-            input=json.dumps({"job_id": job_id, "bucket": bucket, "key": key}),
+            input=json.dumps(
+                {
+                    "job_id": job_id,
+                    "bucket": bucket,
+                    "key": key,
+                    # Task states read it (HeartbeatSecondsPath), so it is a setting, not a constant in the ASL.
+                    "worker_heartbeat_seconds": settings().worker_heartbeat_timeout_seconds,
+                }
+            ),
         )
     except sfn.exceptions.ExecutionAlreadyExists:
         return None

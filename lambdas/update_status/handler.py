@@ -21,7 +21,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if target is JobStatus.RUNNING:
         changed = repo.transition(job_id, target, entry=TimelineEntry(step="Started", outcome="info"))
     elif target is JobStatus.COMPLETED:
-        outputs = [dump(Output.model_validate(o)) for o in event.get("outputs", [])]
+        # Image jobs pass one list; media jobs one group per parallel branch (transcode, transcribe).
+        produced = [
+            *event.get("outputs", []),
+            *(o for group in event.get("output_groups", []) for o in group["outputs"]),
+        ]
+        outputs = [dump(Output.model_validate(o)) for o in produced]
         changed = repo.transition(
             job_id,
             target,

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from smmu_stack.embedded.cloud import CREDENTIALS, EmbeddedCloud
+from smmu_stack.embedded.services import WorkerService, worker_environment
 from smmu_stack.manifest import REPO_ROOT, Manifest
 from smmu_stack.provision import Provisioned, provision
 
@@ -24,8 +25,10 @@ class StackConfig:
     api_port: int = 8000
     region: str = "us-east-1"
     work_dir: Path = field(default_factory=lambda: REPO_ROOT / ".smmu")
-    #: Extra SMMU_* settings for the API and the functions (e.g. a smaller upload limit).
+    #: Extra SMMU_* settings for the API, the functions and the workers (e.g. a smaller upload limit).
     overrides: dict[str, str] = field(default_factory=dict)
+    #: Run the media worker services (FFmpeg, Whisper) as local processes.
+    workers: bool = True
 
 
 class EmbeddedStack:
@@ -35,6 +38,7 @@ class EmbeddedStack:
         self.api_url = f"http://{config.host}:{config.api_port}"
         self.provisioned: Provisioned | None = None
         self._api: subprocess.Popen[bytes] | None = None
+        self.services: list[WorkerService] = []
 
     @property
     def endpoint_url(self) -> str:
@@ -58,8 +62,24 @@ class EmbeddedStack:
         self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
         self.cloud.start_event_sources()
         self.cloud.start_schedules()
+        if self.config.workers:
+            self._start_workers(manifest)
         self._start_api()
         log.info("stack ready in %.1fs", time.perf_counter() - started)
+
+    def _start_workers(self, manifest: Manifest) -> None:
+        assert self.provisioned is not None
+        base = {**self.client_environment(), **self.provisioned.environment}
+        for key, worker in manifest.data.get("workers", {}).items():
+            service = WorkerService(
+                name=worker["name"],
+                command=worker["command"],
+                env=worker_environment(base, key, self.provisioned.queue_urls[worker["queue"]]),
+                work_dir=self.config.work_dir,
+                cwd=REPO_ROOT,
+            )
+            service.start()
+            self.services.append(service)
 
     def _start_api(self) -> None:
         assert self.provisioned is not None
@@ -95,6 +115,8 @@ class EmbeddedStack:
         raise RuntimeError("the API did not become healthy within 30 s")
 
     def stop(self) -> None:
+        for service in self.services:
+            service.stop()
         if self._api is not None and self._api.poll() is None:
             self._api.terminate()
             try:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,6 +32,8 @@ class Target:
     api_url: str
     endpoint_url: str | None
     manifest: Manifest = field(default_factory=Manifest.load)
+    #: The embedded stack's work directory (worker process ids, logs); None for other targets.
+    work_dir: Path | None = None
 
     def client(self, service: str) -> Any:
         return boto3.session.Session(region_name=REGION).client(service, endpoint_url=self.endpoint_url)
@@ -60,13 +63,20 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
                 str(emulator_port),
                 "--work-dir",
                 str(work_dir),
+                # A killed worker is noticed within seconds, not minutes (the fault test relies on it).
+                "--set",
+                "SMMU_WORKER_HEARTBEAT_TIMEOUT_SECONDS=10",
+                "--set",
+                "SMMU_WORKER_HEARTBEAT_SECONDS=2",
             ],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    target = Target(api_url=f"http://127.0.0.1:{api_port}", endpoint_url=f"http://127.0.0.1:{emulator_port}")
+    target = Target(
+        api_url=f"http://127.0.0.1:{api_port}", endpoint_url=f"http://127.0.0.1:{emulator_port}", work_dir=work_dir
+    )
     deadline = time.monotonic() + 120
     while True:
         if process.poll() is not None or time.monotonic() > deadline:

@@ -106,11 +106,3 @@ def test_precise_4xx_for_bad_requests(client, payload, status, fragment):
 def test_unknown_and_malformed_job_ids(client):
     assert client.http.get("/v1/jobs/7d8c5a39-0c39-4a42-8d62-3b1a1c1f0000").status_code == 404
     assert client.http.get("/v1/jobs/not-a-uuid").status_code == 422
-
-
-def test_audio_is_accepted_but_not_processed_yet(client):
-    job_id, _ = client.upload(media.wav(), "tone.wav", "audio/wav")
-    job = client.wait(job_id)
-    assert job["status"] == "FAILED"
-    assert job["media_type"] == "audio"
-    assert job["error"]["code"] == "NOT_PROCESSED_YET"

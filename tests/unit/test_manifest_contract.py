@@ -34,9 +34,11 @@ def test_every_handler_exists():
 
 def test_every_placeholder_is_supplied_and_resolves():
     placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
-    supplied = MANIFEST.state_machines["pipeline"]["function_placeholders"]
+    machine = MANIFEST.state_machines["pipeline"]
+    supplied = {**machine["function_placeholders"], **machine["queue_placeholders"]}
     assert placeholders == set(supplied)
-    definition = json.loads(MANIFEST.definition("pipeline", ACCOUNT))
+    queue_urls = {key: f"https://sqs.example/{q['name']}" for key, q in MANIFEST.queues.items()}
+    definition = json.loads(MANIFEST.definition("pipeline", ACCOUNT, queue_urls))
     assert "${" not in json.dumps(definition)
 
 
@@ -76,3 +78,32 @@ def test_tasks_retry_transient_lambda_errors_only():
             retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
             assert "Lambda.TooManyRequestsException" in retried, name
             assert "States.ALL" not in retried and "States.TaskFailed" not in retried, name
+
+
+def _worker_tasks():
+    for state in ASL["States"].values():
+        for branch in state.get("Branches", []):
+            for name, inner in branch["States"].items():
+                if inner["Resource"].endswith("sqs:sendMessage.waitForTaskToken"):
+                    yield name, inner
+
+
+def test_worker_tasks_heartbeat_time_out_and_retry_only_worker_failures():
+    tasks = dict(_worker_tasks())
+    assert set(tasks) == {"Transcode", "Transcribe"}
+    for name, task in tasks.items():
+        assert task["HeartbeatSecondsPath"] == "$.worker_heartbeat_seconds", name
+        assert task["TimeoutSeconds"] > 0, name
+        retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        # moto reports a missed heartbeat as States.Timeout, AWS as States.HeartbeatTimeout.
+        assert {"States.HeartbeatTimeout", "States.Timeout", "WorkerError"} <= retried, name
+        assert not retried & {"States.ALL", "CorruptMediaError", "BadInputError"}, name
+        assert task["Parameters"]["MessageBody"]["task_token.$"] == "$$.Task.Token"
+
+
+def test_every_worker_has_its_queue_and_placeholder():
+    placeholders = set(MANIFEST.state_machines["pipeline"]["queue_placeholders"].values())
+    for worker in MANIFEST.data["workers"].values():
+        assert worker["queue"] in MANIFEST.queues
+        assert worker["queue"] in placeholders
+        assert MANIFEST.queues[worker["queue"]]["dead_letter_queue"] in MANIFEST.queues

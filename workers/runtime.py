@@ -1,0 +1,480 @@
+"""The one runtime every media worker shares.
+
+A worker is a long-running process fed by an SQS queue that Step Functions fills with
+``sqs:sendMessage.waitForTaskToken``; each message is one task::
+
+    {"task_token": "...", "job_id": "...", "bucket": "...", "key": "...", "media_type": "video"}
+
+For each message the runtime:
+
+1. checks the token is still alive (a first SendTaskHeartbeat; a stale redelivery is dropped before any work);
+2. heartbeats in a thread: SendTaskHeartbeat and ChangeMessageVisibility every ``heartbeat_seconds``; a token
+   that has died (TaskTimedOut / TaskDoesNotExist / InvalidToken) cancels the work;
+3. streams the input from S3 to a per-task temp dir (``download_file``) and runs the worker's handler there;
+4. uploads the handler's files (``upload_file``, multipart for large ones) to deterministic keys under
+   ``jobs/<job_id>/<worker>/`` and deletes keys a previous attempt left there that this one did not write;
+5. answers SendTaskSuccess(output) or SendTaskFailure(error=<exception class name>, cause=<message>), then
+   deletes the message. A token that is no longer valid is logged and the message deleted.
+
+SIGTERM stops polling; a running task gets ``shutdown_grace_seconds`` to finish, after which it is cancelled
+and its message released (visibility 0) without an answer, so another worker takes it over. A worker killed
+outright (SIGKILL) stops heartbeating: the task state's heartbeat times out and its Retry sends a new message.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from smmu import aws
+from smmu.errors import BadInputError, ObjectMissingError
+from smmu.jobs import Output, TimelineEntry, dump
+from smmu.keys import output_key
+from smmu.settings import get_settings
+from workers import process
+from workers.errors import TaskCancelled, WorkerError
+from workers.logs import logger as make_logger
+from workers.settings import RuntimeSettings, queue_settings
+
+#: Error codes Step Functions answers when the token can no longer be answered: nothing to retry.
+TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+#: Step Functions' limits on SendTaskFailure's fields.
+MAX_ERROR_CHARS = 256
+MAX_CAUSE_CHARS = 32768
+
+
+@dataclass(frozen=True)
+class Task:
+    token: str
+    job_id: str
+    bucket: str
+    key: str
+    media_type: str | None
+    message_id: str
+    receipt_handle: str
+    receive_count: int = 1
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Task:
+        body = json.loads(message["Body"])
+        missing = [name for name in ("task_token", "job_id", "bucket", "key") if not body.get(name)]
+        if missing:
+            raise ValueError(f"task message lacks {', '.join(missing)}")
+        return cls(
+            token=body["task_token"],
+            job_id=str(body["job_id"]),
+            bucket=str(body["bucket"]),
+            key=str(body["key"]),
+            media_type=body.get("media_type"),
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            receive_count=int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1)),
+        )
+
+
+@dataclass
+class Artifact:
+    """A file the handler made. ``name`` is its key below the worker's prefix (``video/720p.mp4``).
+
+    Files with a ``kind`` are listed in the task's outputs; files without one (HLS segments) are uploaded
+    but only reachable through a listed file that references them.
+    """
+
+    path: Path
+    name: str
+    content_type: str
+    kind: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    bitrate: int | None = None
+
+
+@dataclass
+class WorkResult:
+    artifacts: list[Artifact]
+    #: Extra fields of the SendTaskSuccess output (keep it small: Step Functions carries at most 256 KiB).
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskContext:
+    task: Task
+    workdir: Path
+    source: Path
+    cancelled: threading.Event
+    logger: Any
+
+    def check(self) -> None:
+        """Raise TaskCancelled if the task must stop (call between long steps)."""
+        if self.cancelled.is_set():
+            raise TaskCancelled("the task was cancelled")
+
+    def run(self, args: list[str], name: str = "tool") -> Path:
+        """Run a media tool; it is killed if the task is cancelled. Returns the path of its stderr log."""
+        self.check()
+        log_path = self.workdir / f"{name}.log"
+        process.run(args, log_path=log_path, cancelled=self.cancelled)
+        return log_path
+
+
+Handler = Callable[[TaskContext], WorkResult]
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    #: Short name: logs, the queue settings (SMMU_<NAME>_QUEUE_URL) and the output prefix jobs/<id>/<name>/.
+    name: str
+    #: The step's name in the job's timeline.
+    step: str
+    #: Builds the handler once per process (load models here, not per task).
+    load: Callable[[], Handler]
+
+
+class _Heartbeat(threading.Thread):
+    """SendTaskHeartbeat + ChangeMessageVisibility every ``interval`` seconds while a task runs."""
+
+    def __init__(self, runtime: WorkerRuntime, task: Task, cancelled: threading.Event) -> None:
+        super().__init__(name=f"heartbeat-{task.job_id}", daemon=True)
+        self.runtime = runtime
+        self.task = task
+        self.cancelled = cancelled
+        self.token_gone = threading.Event()
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        log = self.runtime.log
+        interval = self.runtime.settings.heartbeat_seconds
+        while not self._halt.wait(interval):
+            try:
+                self.runtime.sfn.send_task_heartbeat(taskToken=self.task.token)
+            except ClientError as exc:
+                code = _code(exc)
+                if code in TOKEN_GONE:
+                    log.warning("task token is no longer valid; cancelling the work", error=code)
+                    self.token_gone.set()
+                    self.cancelled.set()
+                    return
+                log.warning("heartbeat failed; will try again", error=code)
+            except Exception as exc:  # network trouble: the next beat may get through
+                log.warning("heartbeat failed; will try again", error=repr(exc))
+            try:
+                self.runtime.sqs.change_message_visibility(
+                    QueueUrl=self.runtime.queue_url,
+                    ReceiptHandle=self.task.receipt_handle,
+                    VisibilityTimeout=self.runtime.settings.visibility_timeout_seconds,
+                )
+            except Exception as exc:
+                log.warning("could not extend the message's visibility", error=repr(exc))
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class WorkerRuntime:
+    def __init__(self, spec: WorkerSpec, settings: RuntimeSettings | None = None) -> None:
+        self.spec = spec
+        self.settings = settings or RuntimeSettings()
+        self.log = make_logger(spec.name)
+        self.sqs = aws.client("sqs")
+        self.sfn = aws.client("stepfunctions")
+        self.s3 = aws.client("s3")
+        self.stopping = threading.Event()
+        self._abandon_at: float | None = None
+        self._busy = threading.Event()
+        chunk = self.settings.transfer_chunk_mib * 1024 * 1024
+        self.transfer = TransferConfig(
+            multipart_threshold=chunk,
+            multipart_chunksize=chunk,
+            max_concurrency=self.settings.transfer_concurrency,
+            max_io_queue=self.settings.transfer_concurrency * 2,
+        )
+        self.queue_url = self._queue_url()
+        self.tasks_done = 0
+
+    # -- setup -------------------------------------------------------------------------------------------
+    def _queue_url(self) -> str:
+        queue = queue_settings(self.spec.name)
+        if queue.queue_url:
+            return queue.queue_url
+        name = queue.queue or f"smmu-{self.spec.name}"
+        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stopping.is_set():
+            self.log.info("shutting down", signal=signal.Signals(signum).name, busy=self._busy.is_set())
+        self.stopping.set()
+        if self._abandon_at is None:
+            self._abandon_at = time.monotonic() + self.settings.shutdown_grace_seconds
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def serve(self) -> int:
+        handler = self.spec.load()
+        self.log.info("worker ready", queue_url=self.queue_url)
+        while not self.stopping.is_set():
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=1,
+                    WaitTimeSeconds=self.settings.poll_wait_seconds,
+                    VisibilityTimeout=self.settings.visibility_timeout_seconds,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                ).get("Messages", [])
+            except Exception:
+                self.log.exception("could not receive from the queue; retrying")
+                self.stopping.wait(2.0)
+                continue
+            for message in messages:
+                if self.stopping.is_set():
+                    self._release(message["ReceiptHandle"])
+                    continue
+                self.handle_message(message, handler)
+                self.tasks_done += 1
+            if self.settings.max_tasks and self.tasks_done >= self.settings.max_tasks:
+                break
+        self.log.info("worker stopped", tasks=self.tasks_done)
+        return 0
+
+    def handle_message(self, message: dict[str, Any], handler: Handler) -> None:
+        try:
+            task = Task.from_message(message)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Without a token nobody can be answered; keeping the message would only redeliver it forever.
+            self.log.error(
+                "dropping a message that is not a task", reason=str(exc), message_id=message.get("MessageId")
+            )
+            self._delete(message["ReceiptHandle"])
+            return
+        self.log.append_keys(job_id=task.job_id, step=self.spec.step)
+        try:
+            self._handle_task(task, handler)
+        finally:
+            self.log.remove_keys(["job_id", "step"])
+
+    def _handle_task(self, task: Task, handler: Handler) -> None:
+        log = self.log
+        try:
+            self.sfn.send_task_heartbeat(taskToken=task.token)
+        except ClientError as exc:
+            if _code(exc) in TOKEN_GONE:
+                log.warning("task token is no longer valid; dropping the message", error=_code(exc))
+                self._delete(task.receipt_handle)
+            else:
+                log.warning("could not reach Step Functions; releasing the message", error=_code(exc))
+                self._release(task.receipt_handle)
+            return
+        except Exception as exc:
+            log.warning("could not reach Step Functions; releasing the message", error=repr(exc))
+            self._release(task.receipt_handle)
+            return
+        log.info("task started", key=task.key, media_type=task.media_type, receive_count=task.receive_count)
+        started = time.perf_counter()
+        cancelled = threading.Event()
+        beat = _Heartbeat(self, task, cancelled)
+        workdir = Path(tempfile.mkdtemp(prefix=f"smmu-{self.spec.name}-", dir=self.settings.temp_dir))
+        outcome: dict[str, Any] = {}
+        self._busy.set()
+        beat.start()
+        try:
+            thread = threading.Thread(
+                target=self._work, args=(task, handler, workdir, cancelled, outcome), name="task", daemon=True
+            )
+            thread.start()
+            abandoned = self._wait(thread, cancelled) and "output" not in outcome
+        finally:
+            beat.stop()
+            self._busy.clear()
+        try:
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+            if abandoned:
+                log.warning("task not finished within the shutdown grace period; releasing it unanswered")
+                self._release(task.receipt_handle)
+                return
+            error = outcome.get("error")
+            if beat.token_gone.is_set() or isinstance(error, TaskCancelled):
+                log.warning("task dropped: its token is no longer valid")
+                self._delete(task.receipt_handle)
+                return
+            if error is None:
+                self._answer(task, success=outcome["output"])
+                self._record(task, "succeeded", elapsed_ms, None)
+                log.info("task succeeded", duration_ms=elapsed_ms, outputs=len(outcome["output"]["outputs"]))
+            else:
+                name = type(error).__name__ if isinstance(error, BadInputError | WorkerError) else "WorkerError"
+                cause = str(error) or name
+                if isinstance(error, BadInputError):
+                    log.warning("task rejected the input", error=name, reason=cause)
+                else:
+                    log.error("task failed", error=name, reason=cause, exc_info=error)
+                    if not isinstance(error, WorkerError):
+                        cause = f"unexpected {type(error).__name__}: {cause}"
+                self._answer(task, failure=(name, cause))
+                self._record(task, "failed", elapsed_ms, cause)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _wait(self, thread: threading.Thread, cancelled: threading.Event) -> bool:
+        """Wait for the task thread; True if it was abandoned because shutdown's grace period ran out."""
+        while thread.is_alive():
+            thread.join(0.2)
+            if self._abandon_at is not None and time.monotonic() >= self._abandon_at:
+                cancelled.set()  # kills a running tool; the handler then raises TaskCancelled
+                thread.join(5.0)
+                return True
+        return False
+
+    # -- one task ----------------------------------------------------------------------------------------
+    def _work(
+        self, task: Task, handler: Handler, workdir: Path, cancelled: threading.Event, outcome: dict[str, Any]
+    ) -> None:
+        try:
+            source = workdir / "input"
+            self._download(task, source)
+            ctx = TaskContext(task=task, workdir=workdir, source=source, cancelled=cancelled, logger=self.log)
+            result = handler(ctx)
+            ctx.check()
+            outputs = self._publish(task, result.artifacts, cancelled)
+            outcome["output"] = {"job_id": task.job_id, "worker": self.spec.name, "outputs": outputs, **result.result}
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    def _download(self, task: Task, target: Path) -> None:
+        try:
+            self.s3.download_file(task.bucket, task.key, str(target), Config=self.transfer)
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                raise ObjectMissingError(f"the uploaded file s3://{task.bucket}/{task.key} no longer exists") from exc
+            raise WorkerError(f"could not download the input ({_code(exc)})") from exc
+
+    def prefix(self, job_id: str) -> str:
+        return output_key(job_id, self.spec.name) + "/"
+
+    def _publish(self, task: Task, artifacts: list[Artifact], cancelled: threading.Event) -> list[dict[str, Any]]:
+        """Upload every artifact to its deterministic key, then remove what an earlier attempt left behind."""
+        bucket = get_settings().processed_bucket
+        written: set[str] = set()
+        outputs = []
+        for artifact in artifacts:
+            if cancelled.is_set():
+                raise TaskCancelled("cancelled while uploading")
+            key = output_key(task.job_id, self.spec.name, *artifact.name.split("/"))
+            self.s3.upload_file(
+                str(artifact.path), bucket, key, ExtraArgs={"ContentType": artifact.content_type}, Config=self.transfer
+            )
+            written.add(key)
+            if artifact.kind:
+                output = Output(
+                    kind=artifact.kind,
+                    key=key,
+                    content_type=artifact.content_type,
+                    size_bytes=artifact.path.stat().st_size,
+                    width=artifact.width,
+                    height=artifact.height,
+                    duration_seconds=artifact.duration_seconds,
+                    bitrate=artifact.bitrate,
+                )
+                outputs.append(dump(output))
+        removed = remove_stale(self.s3, bucket, self.prefix(task.job_id), written)
+        if removed:
+            self.log.info("removed outputs of an earlier attempt", count=len(removed))
+        return outputs
+
+    # -- answering ---------------------------------------------------------------------------------------
+    def _answer(
+        self, task: Task, *, success: dict[str, Any] | None = None, failure: tuple[str, str] | None = None
+    ) -> None:
+        try:
+            if failure is None:
+                self.sfn.send_task_success(taskToken=task.token, output=json.dumps(success))
+            else:
+                self.sfn.send_task_failure(
+                    taskToken=task.token,
+                    error=_truncate(failure[0], MAX_ERROR_CHARS),
+                    cause=_truncate(failure[1], MAX_CAUSE_CHARS),
+                )
+        except ClientError as exc:
+            if _code(exc) in TOKEN_GONE:
+                self.log.warning("task token is no longer valid; the answer was not delivered", error=_code(exc))
+                self._delete(task.receipt_handle)
+                return
+            if _code(exc) == "InvalidOutput" and failure is None:
+                # Doing the work again would make the same output: fail the task instead of looping.
+                self.log.error("Step Functions refused the task's output", error=_code(exc))
+                self._answer(task, failure=("WorkerError", f"the task's result was refused: {exc}"))
+                return
+            self.log.exception("could not answer Step Functions; the message will be redelivered")
+            self._release(task.receipt_handle)
+            return
+        except Exception:
+            self.log.exception("could not answer Step Functions; the message will be redelivered")
+            self._release(task.receipt_handle)
+            return
+        self._delete(task.receipt_handle)
+
+    def _delete(self, receipt_handle: str) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
+        except Exception:
+            self.log.exception("could not delete the message")
+
+    def _release(self, receipt_handle: str) -> None:
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+            )
+        except Exception:
+            self.log.exception("could not release the message")
+
+    def _record(self, task: Task, outcome: str, duration_ms: float, detail: str | None) -> None:
+        if not self.settings.record_timeline:
+            return
+        # The timeline is for people; failing to write it must not change the task's outcome.
+        try:
+            from smmu.repository import JobRepository
+
+            entry = TimelineEntry(step=self.spec.step, outcome=outcome, duration_ms=duration_ms, detail=detail)  # type: ignore[arg-type]
+            JobRepository(get_settings().jobs_table).record_step(task.job_id, entry)
+        except Exception:
+            self.log.exception("could not record the step in the job's timeline")
+
+
+def remove_stale(s3: Any, bucket: str, prefix: str, keep: set[str]) -> list[str]:
+    """Delete every key under ``prefix`` that is not in ``keep``; returns the deleted keys."""
+    stale: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        stale.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"] not in keep)
+    for start in range(0, len(stale), 1000):
+        batch = stale[start : start + 1000]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
+    return stale
+
+
+def run_worker(spec: WorkerSpec) -> int:
+    """Entry point of ``python -m workers.<name>``."""
+    runtime = WorkerRuntime(spec)
+    runtime.install_signal_handlers()
+    return runtime.serve()

@@ -1,0 +1,27 @@
+"""Transcode worker settings (``SMMU_TRANSCODE_*``)."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TranscodeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMMU_TRANSCODE_", extra="ignore")
+
+    #: Ladder rungs (the picture's short side); none larger than the source is made.
+    heights: tuple[int, ...] = (1080, 720, 480, 360)
+    x264_preset: str = "veryfast"
+    crf: int = 23
+    hls_segment_seconds: int = 4
+    thumbnails: int = 4
+    thumbnail_width: int = 320
+    #: FFmpeg threads per encode (0: FFmpeg decides).
+    threads: int = 0
+    audio_bitrate: int = 128_000
+    #: Loudness normalisation of audio files (EBU R128 via loudnorm): integrated loudness, true peak, range.
+    loudness_lufs: float = -16.0
+    true_peak_db: float = -1.5
+    loudness_range: float = 11.0
+    waveform_size: str = "1200x240"
+    waveform_color: str = "0x3b82f6"
+    waveform_sample_rate: int = 4000
+    #: Write the probed metadata to the media table (as ProcessImage does for images).
+    write_media_table: bool = True

@@ -1,0 +1,246 @@
+"""Transcode: from one uploaded audio or video file, the files a player needs.
+
+Video: an H.264/AAC MP4 per rung of the ladder (never upscaled, upright, even-sized), HLS (a media playlist per
+rendition plus a master playlist), a poster frame and thumbnails. Audio: loudness-normalised AAC (m4a) and
+MP3, and a waveform picture. ``transcode`` does the work given a way to run commands; ``SPEC`` plugs it into
+the worker runtime.
+"""
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from smmu.errors import CorruptMediaError
+from workers.errors import WorkerError
+from workers.probe import describe, probe, probe_raw
+from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
+from workers.transcode import commands
+from workers.transcode.plan import (
+    Rendition,
+    Variant,
+    codecs_string,
+    fit_width,
+    master_playlist,
+    plan_ladder,
+    still_times,
+    variant_stats,
+)
+from workers.transcode.settings import TranscodeSettings
+
+#: Runs an argv with a name for its log; returns the log's path (the tool's stderr).
+Runner = Callable[[list[str], str], Path]
+
+MP4 = "video/mp4"
+M3U8 = "application/vnd.apple.mpegurl"
+TS = "video/mp2t"
+JPEG = "image/jpeg"
+PNG = "image/png"
+#: Sample rates AAC and MP3 both take; anything else is resampled to 48 kHz.
+_KEPT_SAMPLE_RATES = frozenset({16000, 22050, 24000, 32000, 44100, 48000})
+#: Below this integrated loudness the input counts as silent and is not normalised (gain would be absurd).
+SILENCE_LUFS = -70.0
+
+
+def _output_info(path: Path) -> dict[str, Any]:
+    info = probe_raw(path)
+    return {
+        "media": describe(info),
+        "video_stream": next((s for s in info["streams"] if s["codec_type"] == "video"), {}),
+    }
+
+
+def transcode(
+    source: Path, out_dir: Path, run: Runner, settings: TranscodeSettings
+) -> tuple[list[Artifact], dict[str, Any]]:
+    """Probe ``source`` and make every output into ``out_dir``. Returns the files and the probed metadata."""
+    media = probe(source)
+    if media["has_video"]:
+        return _video(source, media, out_dir, run, settings), media
+    return _audio(source, media, out_dir, run, settings), media
+
+
+def _video(
+    source: Path, media: dict[str, Any], out_dir: Path, run: Runner, settings: TranscodeSettings
+) -> list[Artifact]:
+    video, audio = media["video"], media["audio"]
+    renditions = plan_ladder(video["width"], video["height"], settings.heights)
+    mp4_dir, hls_dir, image_dir = (out_dir / name for name in ("video", "hls", "images"))
+    for folder in (mp4_dir, hls_dir, image_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    args, mp4s = commands.ladder(
+        source,
+        renditions,
+        mp4_dir,
+        video_index=video["index"],
+        audio_index=audio["index"] if audio else None,
+        audio_channels=audio["channels"] if audio else None,
+        fps=video["fps"],
+        settings=settings,
+    )
+    run(args, "ladder")
+    artifacts: list[Artifact] = []
+    probed: dict[str, dict[str, Any]] = {}
+    for rendition in renditions:
+        info = _output_info(mp4s[rendition.name])
+        made = info["media"]
+        probed[rendition.name] = info
+        if (made["video"]["width"], made["video"]["height"]) != (rendition.width, rendition.height):
+            raise WorkerError(
+                f"{rendition.label} came out {made['video']['width']}x{made['video']['height']}, "
+                f"not {rendition.width}x{rendition.height}"
+            )
+        artifacts.append(
+            Artifact(
+                path=mp4s[rendition.name],
+                name=f"video/{rendition.name}.mp4",
+                content_type=MP4,
+                kind="video",
+                width=rendition.width,
+                height=rendition.height,
+                duration_seconds=made["duration_seconds"],
+                bitrate=made["bitrate"],
+            )
+        )
+
+    args, playlists = commands.hls(
+        mp4s, hls_dir, segment_seconds=settings.hls_segment_seconds, has_audio=audio is not None
+    )
+    run(args, "hls")
+    variants = []
+    for rendition in renditions:
+        playlist = playlists[rendition.name]
+        stats = variant_stats(playlist)
+        stream = probed[rendition.name]["video_stream"]
+        variants.append(
+            Variant(
+                uri=playlist.name,
+                width=rendition.width,
+                height=rendition.height,
+                stats=stats,
+                codecs=codecs_string(stream.get("profile"), stream.get("level"), audio is not None),
+                fps=probed[rendition.name]["media"]["video"]["fps"],
+            )
+        )
+        artifacts.append(
+            Artifact(
+                path=playlist,
+                name=f"hls/{playlist.name}",
+                content_type=M3U8,
+                kind="hls_playlist",
+                width=rendition.width,
+                height=rendition.height,
+                duration_seconds=round(stats.duration_seconds, 3),
+                bitrate=stats.average_bandwidth,
+            )
+        )
+        artifacts.extend(Artifact(path=hls_dir / seg, name=f"hls/{seg}", content_type=TS) for seg in stats.segments)
+    master = hls_dir / "master.m3u8"
+    master.write_text(master_playlist(variants))
+    artifacts.append(Artifact(path=master, name="hls/master.m3u8", content_type=M3U8, kind="hls_master"))
+
+    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
+    return artifacts
+
+
+def _stills(
+    source: Path, media: dict[str, Any], top: Rendition, image_dir: Path, run: Runner, settings: TranscodeSettings
+) -> list[Artifact]:
+    poster_at, thumb_times = still_times(media["duration_seconds"], settings.thumbnails)
+    thumb_w, thumb_h = fit_width(top.width, top.height, settings.thumbnail_width)
+    shots = [(poster_at, top.width, top.height, image_dir / "poster.jpg")]
+    shots += [(at, thumb_w, thumb_h, image_dir / f"thumb_{i + 1:02d}.jpg") for i, at in enumerate(thumb_times)]
+    run(commands.stills(source, video_index=media["video"]["index"], shots=shots), "stills")
+    artifacts = []
+    for at, width, height, path in shots:
+        if not path.exists() or path.stat().st_size == 0:
+            raise CorruptMediaError(f"no picture could be decoded at {at:.2f} s")
+        kind = "poster" if path.name == "poster.jpg" else "thumbnail"
+        artifacts.append(
+            Artifact(path=path, name=f"images/{path.name}", content_type=JPEG, kind=kind, width=width, height=height)
+        )
+    return artifacts
+
+
+def parse_loudnorm(stderr: str) -> dict[str, Any] | None:
+    """loudnorm's JSON report from FFmpeg's stderr; None if the input is silent (nothing to normalise)."""
+    start, end = stderr.rfind("{"), stderr.rfind("}")
+    if start < 0 or end < start:
+        raise WorkerError("the loudness analysis produced no report")
+    report = json.loads(stderr[start : end + 1])
+    try:
+        loudness = float(report["input_i"])
+    except ValueError:
+        return None
+    if not math.isfinite(loudness) or loudness < SILENCE_LUFS:
+        return None
+    return report
+
+
+def _audio(
+    source: Path, media: dict[str, Any], out_dir: Path, run: Runner, settings: TranscodeSettings
+) -> list[Artifact]:
+    audio = media["audio"]
+    audio_dir = out_dir / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    log = run(commands.loudness_analysis(source, audio_index=audio["index"], settings=settings), "loudness")
+    measured = parse_loudnorm(log.read_text(errors="replace"))
+    rate = audio["sample_rate"] if audio["sample_rate"] in _KEPT_SAMPLE_RATES else 48000
+    args, paths = commands.audio_outputs(
+        source,
+        audio_dir,
+        audio_index=audio["index"],
+        channels=audio["channels"],
+        sample_rate=rate,
+        measured=measured,
+        settings=settings,
+    )
+    run(args, "audio")
+    artifacts = []
+    for fmt, content_type in (("m4a", "audio/mp4"), ("mp3", "audio/mpeg")):
+        made = probe(paths[fmt])
+        artifacts.append(
+            Artifact(
+                path=paths[fmt],
+                name=f"audio/{paths[fmt].name}",
+                content_type=content_type,
+                kind="audio",
+                duration_seconds=made["duration_seconds"],
+                bitrate=made["bitrate"],
+            )
+        )
+    width, height = (int(v) for v in settings.waveform_size.split("x"))
+    artifacts.append(
+        Artifact(
+            path=paths["waveform"],
+            name="audio/waveform.png",
+            content_type=PNG,
+            kind="waveform",
+            width=width,
+            height=height,
+        )
+    )
+    media["normalised"] = measured is not None
+    return artifacts
+
+
+def load() -> Callable[[TaskContext], WorkResult]:
+    settings = TranscodeSettings()
+
+    def handle(ctx: TaskContext) -> WorkResult:
+        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, settings)
+        media_type = "video" if media["has_video"] else "audio"
+        if settings.write_media_table:
+            from smmu.repository import MediaRepository
+            from smmu.settings import get_settings
+
+            MediaRepository(get_settings().media_table).put(ctx.task.job_id, media_type, media)
+        ctx.logger.info("transcoded", media_type=media_type, files=len(artifacts))
+        return WorkResult(artifacts=artifacts, result={"media_type": media_type, "media": media})
+
+    return handle
+
+
+SPEC = WorkerSpec(name="transcode", step="Transcode", load=load)

