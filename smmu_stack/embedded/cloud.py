@@ -53,6 +53,22 @@ def _patch_moto(executor: LambdaExecutor) -> None:
     # machine's own description.
     StateMachineInstance.__deepcopy__ = _copy_state_machine  # type: ignore[attr-defined]
     _speed_up_step_functions()
+    _pass_task_failure_cause()
+
+
+def _pass_task_failure_cause() -> None:
+    """moto's SendTaskFailure handler drops ``cause`` (its backend accepts it); pass it through, so a worker's
+    reason reaches the execution, and the job, as on AWS."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def _speed_up_step_functions() -> None:

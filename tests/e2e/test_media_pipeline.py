@@ -131,4 +131,5 @@ def test_corrupt_mp4_fails_naming_the_step(client, tmp_path):
     assert job["error"]["step"] == "ProcessMedia"
     assert job["error"]["code"] == "CORRUPT_MEDIA"
     assert job["error"]["message"].startswith("ProcessMedia failed: ")
+    assert "CorruptMediaError" not in job["error"]["message"]  # the worker's reason, not just its error name
     assert job["outputs"] == []

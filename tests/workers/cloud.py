@@ -19,27 +19,11 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _pass_failure_cause() -> None:
-    """moto 5.2.1's SendTaskFailure handler drops ``cause`` (its backend accepts it): pass it through, so an
-    execution shows the reason as it does on AWS."""
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    def send_task_failure(self: Any) -> Any:
-        self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
-        )
-        return EmptyResult()
-
-    StepFunctionResponse.send_task_failure = send_task_failure
-
-
 class Moto:
     """Clients and worker environments for the shared embedded cloud (moto's server in this process with
     Step Functions executing real ASL; see tests/conftest.py)."""
 
     def __init__(self, cloud: Any) -> None:
-        _pass_failure_cause()
         self.endpoint = cloud.endpoint_url
         session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in CREDENTIALS.items()})
         self.client = lambda service: session.client(service, endpoint_url=self.endpoint)
