@@ -6,6 +6,7 @@ import mimetypes
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,20 @@ def _parse_overrides(values: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _serve(start: Callable[[], None], stop: Callable[[], None]) -> None:
+    """Start, then serve until Ctrl-C or SIGTERM (as `docker stop` sends), and always stop cleanly."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        start()
+        while not stopping.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
 @app.command()
 def dev(
     api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1")] = 8000,
@@ -49,10 +64,9 @@ def dev(
     if work_dir is not None:
         config.work_dir = work_dir.resolve()
     stack = EmbeddedStack(config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.perf_counter()
-    try:
+
+    def announce() -> None:
         stack.start()
         table = Table.grid(padding=(0, 2))
         table.add_row("API", stack.api_url)
@@ -64,13 +78,9 @@ def dev(
         console.print(f"AWS CLI / boto3 against it: [bold]export {exports}[/]")
         console.print("Try it: [bold]smmu upload some.jpg --wait[/]   Stop: Ctrl-C")
         console.print(f"SMMU_READY api={stack.api_url} endpoint={stack.endpoint_url}", highlight=False)
-        while not stop.wait(1):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
-        console.print("smmu stopped (the embedded cloud keeps no state between runs)")
+
+    _serve(announce, stack.stop)
+    console.print("smmu stopped (the embedded cloud keeps no state between runs)")
 
 
 @app.command()
@@ -86,18 +96,13 @@ def emulator(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     cloud = EmbeddedCloud(host, port, region, work_dir)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+
+    def start() -> None:
         cloud.start()
         cloud.watch_event_sources()
         console.print(f"SMMU_EMULATOR_READY endpoint={cloud.endpoint_url}", highlight=False)
-        while not stop.wait(1):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cloud.stop()
+
+    _serve(start, cloud.stop)
 
 
 @app.command()

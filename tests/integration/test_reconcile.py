@@ -6,26 +6,11 @@ import uuid
 
 import pytest
 
-from smmu.jobs import JobStatus, new_job
+from smmu.jobs import JobStatus
 from smmu.repository import JobRepository
+from tests.conftest import make_job
 
 pytestmark = pytest.mark.integration
-
-
-def _job(jobs: JobRepository, status: JobStatus, job_id: str | None = None) -> str:
-    job_id = job_id or str(uuid.uuid4())
-    job = new_job(
-        job_id=job_id,
-        filename="a.jpg",
-        content_type="image/jpeg",
-        size_bytes=10,
-        raw_bucket="smmu-raw",
-        raw_key=f"uploads/{job_id}/a.jpg",
-        upload_ttl_seconds=60,
-        pending_ttl_seconds=3600,
-    )
-    jobs.create(job.model_copy(update={"status": status, "expires_at": None}))
-    return job_id
 
 
 def _wait_terminal(jobs, job_id, timeout=30):
@@ -48,8 +33,8 @@ def test_stuck_jobs_are_restarted_or_failed(aws, provisioned):
     jobs = JobRepository(provisioned.environment["SMMU_JOBS_TABLE"])
     machine = provisioned.state_machine_arns["pipeline"]
     sfn = aws("stepfunctions")
-    queued_without_execution = _job(jobs, JobStatus.QUEUED)
-    running_without_execution = _job(jobs, JobStatus.RUNNING)
+    queued_without_execution = make_job(jobs, JobStatus.QUEUED)
+    running_without_execution = make_job(jobs, JobStatus.RUNNING)
     # An execution that ended without writing its result: it ran before its job existed.
     ended = str(uuid.uuid4())
     arn = sfn.start_execution(
@@ -58,7 +43,7 @@ def test_stuck_jobs_are_restarted_or_failed(aws, provisioned):
         input=json.dumps({"job_id": ended, "bucket": "smmu-raw", "key": "uploads/x/a.jpg"}),
     )
     assert _wait_execution(sfn, arn["executionArn"]) == "FAILED"
-    _job(jobs, JobStatus.RUNNING, job_id=ended)
+    make_job(jobs, JobStatus.RUNNING, job_id=ended)
 
     response = aws("lambda").invoke(FunctionName="smmu-reconcile", Payload=json.dumps({"grace_seconds": 0}).encode())
     assert not response.get("FunctionError"), response["Payload"].read()

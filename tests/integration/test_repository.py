@@ -3,8 +3,9 @@ import uuid
 
 import pytest
 
-from smmu.jobs import JobStatus, TimelineEntry, new_job
+from smmu.jobs import JobStatus, TimelineEntry
 from smmu.repository import JobRepository
+from tests.conftest import make_job
 
 pytestmark = pytest.mark.integration
 
@@ -14,24 +15,8 @@ def jobs(provisioned) -> JobRepository:
     return JobRepository(provisioned.environment["SMMU_JOBS_TABLE"])
 
 
-def _create(jobs, **overrides):
-    job_id = str(uuid.uuid4())
-    job = new_job(
-        job_id=job_id,
-        filename="a.jpg",
-        content_type="image/jpeg",
-        size_bytes=10,
-        raw_bucket="b",
-        raw_key=f"uploads/{job_id}/a.jpg",
-        upload_ttl_seconds=60,
-        pending_ttl_seconds=3600,
-    )
-    jobs.create(job.model_copy(update=overrides))
-    return job_id
-
-
 def test_status_only_moves_forward(jobs):
-    job_id = _create(jobs)
+    job_id = make_job(jobs)
     assert jobs.transition(job_id, JobStatus.QUEUED, remove=("expires_at",))
     assert not jobs.transition(job_id, JobStatus.QUEUED)  # a duplicate event
     assert jobs.transition(job_id, JobStatus.RUNNING, entry=TimelineEntry(step="Started", outcome="info"))
@@ -51,7 +36,7 @@ def test_transition_of_a_missing_job_is_refused(jobs):
 def test_listing_newest_first_with_pages_and_status_filter(jobs):
     created = []
     for _ in range(5):
-        created.append(_create(jobs))
+        created.append(make_job(jobs))
         time.sleep(0.002)  # distinct millisecond timestamps
     jobs.transition(created[1], JobStatus.FAILED)
     seen, cursor = [], None
