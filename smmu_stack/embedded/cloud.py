@@ -150,6 +150,7 @@ class EmbeddedCloud:
         self._server: Any = None
         self._event_sources: list[SqsEventSource] = []
         self._stopping = threading.Event()
+        self._lambda_client: Any = None
 
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -170,9 +171,11 @@ class EmbeddedCloud:
 
     def start_event_sources(self) -> None:
         """Start pollers for every SQS event source mapping not yet served."""
-        awslambda = boto3.session.Session(region_name=self.region).client("lambda", endpoint_url=self.endpoint_url)
+        if self._lambda_client is None:  # one client: the watcher calls this every few seconds
+            session = boto3.session.Session(region_name=self.region)
+            self._lambda_client = session.client("lambda", endpoint_url=self.endpoint_url)
         served = {source.mapping["UUID"] for source in self._event_sources}
-        for mapping in awslambda.list_event_source_mappings()["EventSourceMappings"]:
+        for mapping in self._lambda_client.list_event_source_mappings()["EventSourceMappings"]:
             if (
                 mapping["UUID"] not in served
                 and mapping["EventSourceArn"].startswith("arn:aws:sqs:")
