@@ -99,7 +99,7 @@ def emulator(
 
     def start() -> None:
         cloud.start()
-        cloud.watch_event_sources()
+        cloud.watch_provisioning()
         console.print(f"SMMU_EMULATOR_READY endpoint={cloud.endpoint_url}", highlight=False)
 
     _serve(start, cloud.stop)

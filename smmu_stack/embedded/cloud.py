@@ -186,8 +186,10 @@ class EmbeddedCloud:
                 self._event_sources.append(source)
                 log.info("event source %s -> %s", mapping["EventSourceArn"], mapping["FunctionArn"])
 
-    def start_schedules(self, tick: float = 5.0) -> None:
-        """Invoke the targets of EventBridge ``rate(...)`` rules, as EventBridge Scheduler would."""
+    def start_schedules(self, tick: float = 5.0) -> bool:
+        """Invoke the targets of EventBridge ``rate(...)`` rules, as EventBridge Scheduler would.
+
+        Returns whether any schedule was found (and is now served)."""
         session = boto3.session.Session(region_name=self.region)
         events = session.client("events", endpoint_url=self.endpoint_url)
         awslambda = session.client("lambda", endpoint_url=self.endpoint_url)
@@ -214,18 +216,22 @@ class EmbeddedCloud:
 
         if schedules:
             threading.Thread(target=run, name="schedules", daemon=True).start()
+        return bool(schedules)
 
-    def watch_event_sources(self, interval: float = 2.0) -> None:
-        """Serve mappings created later by another process (a separate provisioner, as in a compose stack)."""
+    def watch_provisioning(self, interval: float = 2.0) -> None:
+        """Serve event source mappings and schedules that another process (a separate provisioner, as in a
+        compose stack) creates later."""
 
         def watch() -> None:
+            schedules_served = False
             while not self._stopping.wait(interval):
                 try:
                     self.start_event_sources()
+                    schedules_served = schedules_served or self.start_schedules()
                 except Exception:
-                    log.exception("could not list event source mappings")
+                    log.exception("could not read the provisioned event sources and schedules")
 
-        threading.Thread(target=watch, name="esm-watch", daemon=True).start()
+        threading.Thread(target=watch, name="provisioning-watch", daemon=True).start()
 
     def stop(self) -> None:
         self._stopping.set()
