@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL.TiffImagePlugin import IFDRational
 
 from smmu.errors import CorruptMediaError, ObjectTooLargeError
 
@@ -41,7 +42,7 @@ class Rendition:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, Fraction) or hasattr(value, "numerator"):
+    if isinstance(value, Fraction | IFDRational):  # exposure times, apertures: rationals
         return round(float(value), 6)
     if isinstance(value, bytes):
         return None

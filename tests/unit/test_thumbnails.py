@@ -22,6 +22,7 @@ def test_widths_orientation_and_no_exif(tmp_path):
     assert (meta["width"], meta["height"]) == (800, 1200)  # rotated 90 degrees for display
     assert meta["exif"]["Make"] == "TestCam"
     assert meta["exif"]["HasGPS"] is True
+    assert meta["exif"]["Orientation"] == 6 and isinstance(meta["exif"]["Orientation"], int)
     renditions = make_thumbnails(image, (160, 320, 640))
     assert [r.width for r in renditions] == [160, 320, 640]
     for rendition in renditions:
