@@ -14,7 +14,7 @@ class Presigner:
         if public_endpoint_url:
             # Signing happens locally; this client only decides which host the URLs name.
             self._s3 = boto3.session.Session().client(
-                "s3", endpoint_url=public_endpoint_url, region_name=region, config=aws._CONFIG
+                "s3", endpoint_url=public_endpoint_url, region_name=region, config=aws.CLIENT_CONFIG
             )
         else:
             self._s3 = aws.client("s3")

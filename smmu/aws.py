@@ -14,7 +14,7 @@ from botocore.config import Config
 from smmu.settings import get_settings
 
 _lock = threading.Lock()
-_CONFIG = Config(
+CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=70,
@@ -28,10 +28,5 @@ _CONFIG = Config(
 def client(service: str) -> Any:
     """A cached, thread-safe boto3 client (creating sessions is not thread-safe, using clients is)."""
     with _lock:
-        return boto3.session.Session().client(service, region_name=get_settings().region, config=_CONFIG)
+        return boto3.session.Session().client(service, region_name=get_settings().region, config=CLIENT_CONFIG)
 
-
-@cache
-def resource(service: str) -> Any:
-    with _lock:
-        return boto3.session.Session().resource(service, region_name=get_settings().region, config=_CONFIG)
