@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger("smmu.services")
@@ -29,6 +30,7 @@ class WorkerService:
         self.state_file = work_dir / "services" / f"{name}.json"
         self.log_file = work_dir / "logs" / f"{name}.log"
         self._processes: list[subprocess.Popen[bytes]] = []
+        self._started: list[float] = []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.replacements = 0
@@ -39,6 +41,7 @@ class WorkerService:
         with self._lock:
             for _ in range(self.desired_count):
                 self._processes.append(self._spawn())
+                self._started.append(time.monotonic())
             self._write_state()
         threading.Thread(target=self._supervise, name=f"service-{self.name}", daemon=True).start()
 
@@ -49,13 +52,19 @@ class WorkerService:
             )
 
     def _supervise(self) -> None:
-        while not self._stopping.wait(0.5):
+        # A worker that keeps dying at start (a missing ffmpeg, a bad setting) is restarted with a growing
+        # delay, as ECS throttles a service whose tasks fail to start, instead of in a tight loop.
+        delay = 0.0
+        while not self._stopping.wait(0.5 + delay):
             with self._lock:
                 for index, process in enumerate(self._processes):
                     if process.poll() is not None and not self._stopping.is_set():
-                        log.warning("%s worker %d exited with %s; starting a replacement", self.name, process.pid,
-                                    process.returncode)  # fmt: skip
+                        lived = time.monotonic() - self._started[index]
+                        delay = min(30.0, max(1.0, delay * 2)) if lived < 10 else 0.0
+                        log.warning("%s worker %d exited with %s after %.0fs; starting a replacement (see %s)",
+                                    self.name, process.pid, process.returncode, lived, self.log_file)  # fmt: skip
                         self._processes[index] = self._spawn()
+                        self._started[index] = time.monotonic()
                         self.replacements += 1
                         self._write_state()
 
