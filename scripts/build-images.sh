@@ -95,8 +95,17 @@ ROOTFS=
 cleanup() { if [ -n "$ROOTFS" ]; then as_root rm -rf "$ROOTFS" "$ROOTFS.log"; fi; }
 trap cleanup EXIT
 
+# The Debian mirror this machine's apt already uses (SMMU_DEBIAN_MIRROR overrides it).
+debian_mirror() {
+  if [ -n "${SMMU_DEBIAN_MIRROR:-}" ]; then echo "$SMMU_DEBIAN_MIRROR"; return; fi
+  grep -h -o -E 'https?://[^ ]+/debian/?' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+    | grep -v -e security -e snapshot | head -1
+}
+
 build_base_image() {
-  local rootfs
+  local rootfs mirror
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set SMMU_DEBIAN_MIRROR" >&2; exit 1; }
   if ! command -v debootstrap >/dev/null; then
     step "base image: installing debootstrap"
     apt_install debootstrap
@@ -105,7 +114,7 @@ build_base_image() {
   ROOTFS=$rootfs
   step "base image: debootstrap bookworm (minbase + python3, venv, pip)"
   as_root debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
-    bookworm "$rootfs" "${SMMU_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$rootfs.log" 2>&1 \
+    bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -20 "$rootfs.log" >&2; exit 1; }
   rm -f "$rootfs.log"
   as_root sh -c "
