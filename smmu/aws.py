@@ -29,4 +29,3 @@ def client(service: str) -> Any:
     """A cached, thread-safe boto3 client (creating sessions is not thread-safe, using clients is)."""
     with _lock:
         return boto3.session.Session().client(service, region_name=get_settings().region, config=CLIENT_CONFIG)
-

@@ -109,12 +109,21 @@ def emulator(
 def provision(
     endpoint_url: Annotated[str, typer.Option(envvar="AWS_ENDPOINT_URL", help="Emulator endpoint")],
     region: Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")] = "us-east-1",
+    dependency_layer: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Layer zip with the functions' third-party packages "
+            "(smmu package --with-dependencies); for emulators that run Lambda's own runtime",
+        ),
+    ] = None,
 ) -> None:
     """Apply the resource manifest to an emulator (idempotent)."""
     from smmu_stack.provision import provision as apply
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    result = apply(endpoint_url, region)
+    result = apply(endpoint_url, region, dependency_layer=dependency_layer)
     console.print_json(json.dumps({"changes": result.changes, "environment": result.environment}))
 
 

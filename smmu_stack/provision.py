@@ -4,10 +4,13 @@ Every call reads the current state and creates or updates only what differs, so 
 start. Real AWS is provisioned by Terraform from the same manifest.
 """
 
+import base64
+import hashlib
 import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,8 +41,13 @@ class Provisioned:
 
 
 class Provisioner:
-    def __init__(self, manifest: Manifest, region: str, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, manifest: Manifest, region: str, endpoint_url: str | None = None, dependency_layer: Path | None = None
+    ) -> None:
         self.manifest = manifest
+        #: Third-party packages as a Lambda layer zip (``smmu package --with-dependencies``): needed where the
+        #: functions run in Lambda's own runtime (LocalStack), not in the embedded cloud, whose runtime has them.
+        self.dependency_layer = dependency_layer
         session = boto3.session.Session(region_name=region)
         config = Config(retries={"mode": "standard", "max_attempts": 5}, s3={"addressing_style": "path"})
         self._client = lambda service: session.client(service, endpoint_url=endpoint_url, config=config)
@@ -63,8 +71,9 @@ class Provisioner:
         lambda_role = self._role(LAMBDA_ROLE, "lambda")
         sfn_role = self._role(SFN_ROLE, "states")
         package = build_code_package(self.manifest).read_bytes()
+        layer_arn = self._layer(self.dependency_layer) if self.dependency_layer else None
         for key, function in self.manifest.functions.items():
-            self._function(key, function, package, lambda_role)
+            self._function(key, function, package, lambda_role, layer_arn)
         for key, machine in self.manifest.state_machines.items():
             self._state_machine(key, machine, sfn_role)
         for key, function in self.manifest.functions.items():
@@ -241,12 +250,27 @@ class Provisioner:
             self.result.changes.append(f"role {name}")
             return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
 
-    def _function(self, key: str, spec: dict[str, Any], package: bytes, role_arn: str) -> None:
-        import base64
-        import hashlib
+    def _layer(self, path: Path) -> str:
+        """The dependency layer's version ARN, publishing a new version only when the zip changed."""
+        name = f"{self.manifest.data['project']}-dependencies"
+        content = path.read_bytes()
+        # The digest rides in the description: every emulator lists descriptions, not all report CodeSha256.
+        description = f"sha256 {_sha256_b64(content)}"
+        for version in self.awslambda.list_layer_versions(LayerName=name).get("LayerVersions", []):
+            if version.get("Description") == description:
+                return version["LayerVersionArn"]
+        published = self.awslambda.publish_layer_version(
+            LayerName=name,
+            Description=description,
+            Content={"ZipFile": content},
+            CompatibleRuntimes=[self.manifest.lambda_package["runtime"]],
+        )
+        self.result.changes.append(f"layer {name}")
+        return published["LayerVersionArn"]
 
+    def _function(self, key: str, spec: dict[str, Any], package: bytes, role_arn: str, layer_arn: str | None) -> None:
         name = spec["name"]
-        package_sha = base64.b64encode(hashlib.sha256(package).digest()).decode()
+        package_sha = _sha256_b64(package)
         config = {
             "Role": role_arn,
             "Handler": spec["handler"],
@@ -255,6 +279,8 @@ class Provisioner:
             "Timeout": spec["timeout_seconds"],
             "Environment": {"Variables": self.result.environment},
         }
+        if layer_arn:
+            config["Layers"] = [layer_arn]
         try:
             current = self.awslambda.get_function(FunctionName=name)["Configuration"]
         except self.awslambda.exceptions.ResourceNotFoundException:
@@ -271,9 +297,11 @@ class Provisioner:
                 self.awslambda.update_function_code(FunctionName=name, ZipFile=package)
                 self.result.changes.append(f"code {name}")
             wanted = {k: config[k] for k in ("Handler", "MemorySize", "Timeout")}
+            layers = [layer["Arn"] for layer in current.get("Layers", [])]
             if (
                 any(current.get(k) != v for k, v in wanted.items())
                 or current.get("Environment", {}).get("Variables") != self.result.environment
+                or (layer_arn is not None and layers != [layer_arn])
             ):
                 self.awslambda.update_function_configuration(FunctionName=name, **config)
                 self.result.changes.append(f"configuration {name}")
@@ -319,5 +347,14 @@ class Provisioner:
         self.result.state_machine_arns[key] = arn
 
 
-def provision(endpoint_url: str | None, region: str, manifest: Manifest | None = None) -> Provisioned:
-    return Provisioner(manifest or Manifest.load(), region=region, endpoint_url=endpoint_url).apply()
+def _sha256_b64(data: bytes) -> str:
+    """SHA-256 as Lambda reports it (CodeSha256: base64, not hex)."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def provision(
+    endpoint_url: str | None, region: str, manifest: Manifest | None = None, dependency_layer: Path | None = None
+) -> Provisioned:
+    return Provisioner(
+        manifest or Manifest.load(), region=region, endpoint_url=endpoint_url, dependency_layer=dependency_layer
+    ).apply()
