@@ -18,8 +18,6 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
-
 #: target status -> the statuses a job may be in to move there. Anything else is a late or duplicate event,
 #: and the conditional write that enforces this table refuses it, so a job never moves backwards.
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
@@ -98,10 +96,6 @@ class Job(BaseModel):
     error: JobError | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
 
 
 def new_job(

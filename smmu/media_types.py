@@ -80,7 +80,6 @@ def _same_format(declared: str, detected: str) -> bool:
 class Detection:
     media_type: MediaType
     content_type: str  # what the bytes are (canonical)
-    extension: str
 
 
 def detect(head: bytes, declared_content_type: str) -> Detection:
@@ -104,4 +103,4 @@ def detect(head: bytes, declared_content_type: str) -> Detection:
     media_type = (
         ALLOWED_CONTENT_TYPES[declared] if declared in ALLOWED_CONTENT_TYPES else ALLOWED_CONTENT_TYPES[detected]
     )
-    return Detection(media_type=media_type, content_type=detected, extension=kind.extension)
+    return Detection(media_type=media_type, content_type=detected)

@@ -13,7 +13,6 @@ class ApiSettings(Settings):
     public_s3_endpoint_url: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
     page_size_default: int = 20
-    page_size_max: int = 100
 
 
 @lru_cache

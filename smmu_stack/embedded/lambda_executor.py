@@ -95,7 +95,6 @@ class ExecutionEnvironment:
         )
         os.close(write_fd)
         self._results = os.fdopen(read_fd, "r")
-        self.invocations = 0
 
     def invoke(self, event: Any) -> tuple[dict[str, Any], bool]:
         request_id = str(uuid.uuid4())
@@ -116,7 +115,6 @@ class ExecutionEnvironment:
         line = self._results.readline()
         if not line:
             return self._exited(request_id), True
-        self.invocations += 1
         answer = json.loads(line)
         return answer["payload"], answer["error"]
 
@@ -160,7 +158,6 @@ class FunctionPool:
         self._idle: list[ExecutionEnvironment] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrency)
-        self.cold_starts = 0
         self.retired = False
 
     def invoke(self, event: Any) -> tuple[dict[str, Any], bool]:
@@ -169,7 +166,6 @@ class FunctionPool:
                 environment = self._idle.pop() if self._idle else None
             if environment is None or not environment.alive:
                 environment = ExecutionEnvironment(self.spec, self.task_root, self.base_env, self.log_file)
-                self.cold_starts += 1
             payload, error = environment.invoke(event)
             with self._lock:
                 if environment.alive and not self.retired:
@@ -216,10 +212,6 @@ class LambdaExecutor:
             (time.perf_counter() - started) * 1000,
         )
         return json.dumps(payload), error
-
-    def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {name: pool.cold_starts for name, pool in self._pools.items()}
 
     def shutdown(self) -> None:
         with self._lock:
