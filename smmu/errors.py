@@ -65,6 +65,6 @@ def code_for(error_name: str) -> str:
     """Stable code for a Step Functions error name; runtime errors (timeouts, crashes) map to INTERNAL."""
     if error_name in ERROR_CODES:
         return ERROR_CODES[error_name]
-    if error_name.startswith("States.") and "Timeout" in error_name:
+    if (error_name.startswith("States.") and "Timeout" in error_name) or error_name == "Sandbox.Timedout":
         return "STEP_TIMEOUT"
     return "INTERNAL_ERROR"

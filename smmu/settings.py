@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     pending_upload_ttl_seconds: int = 24 * 3600
     download_url_ttl_seconds: int = 300
     thumbnail_widths: tuple[int, ...] = (160, 320, 640)
-    # A media worker that has not sent a heartbeat for this long is presumed dead; its task is retried.
-    worker_heartbeat_timeout_seconds: int = 120
+    # A media worker that has not sent a heartbeat for this long is presumed dead; its task is retried. Three
+    # of the workers' beats (SMMU_WORKER_HEARTBEAT_SECONDS, 10 s) fit in it, and with the retry's delay and a
+    # worker's start a SIGKILLed worker's task runs again within 45 s.
+    worker_heartbeat_timeout_seconds: int = 30
     # A job QUEUED or RUNNING without an update for this long is checked against its execution.
     reconcile_grace_seconds: int = 600
     # Pillow refuses images with more pixels than this (decompression-bomb guard).

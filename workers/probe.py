@@ -135,13 +135,13 @@ def describe(info: dict[str, Any]) -> dict[str, Any]:
             raise CorruptMediaError("the file is a still image, with no audio or video stream")
         raise CorruptMediaError("the file contains no audio or video stream")
     video = _video(videos[0]) if videos else None
-    if video is not None and (video["width"] < 2 or video["height"] < 2):
+    if video is not None and (video["width"] < 1 or video["height"] < 1):
         raise CorruptMediaError("the video stream has no usable picture size")
     audio = _audio(audios[0]) if audios else None
-    duration = _number(fmt.get("duration"))
-    if duration is None:
-        durations = [d for d in ((video or {}).get("duration_seconds"), (audio or {}).get("duration_seconds")) if d]
-        duration = max(durations) if durations else None
+    # The streams' own durations (from their sample tables) over the container header's: a header can claim
+    # anything (4,294,967 s for a 3 s clip), and stills and progress are placed by this number.
+    durations = [d for d in ((video or {}).get("duration_seconds"), (audio or {}).get("duration_seconds")) if d]
+    duration = max(durations) if durations else _number(fmt.get("duration"))
     if not duration or duration <= 0:
         raise CorruptMediaError("the file's duration cannot be determined: it is empty or truncated")
     return {

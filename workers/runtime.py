@@ -18,11 +18,15 @@ For each message the runtime:
 
 SIGTERM stops polling; a running task gets ``shutdown_grace_seconds`` to finish, after which it is cancelled
 and its message released (visibility 0) without an answer, so another worker takes it over. A worker killed
-outright (SIGKILL) stops heartbeating: the task state's heartbeat times out and its Retry sends a new message.
+outright (SIGKILL) takes its tools with it (parent-death signal); the replacement that starts next to it queues
+the dead worker's task again under its still-valid token, so it runs again within seconds, and removes its
+scratch (``workers/scratch.py``). Where no worker shares its disk, the task state's heartbeat timeout is the
+signal and its Retry sends a new message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import signal
@@ -39,13 +43,14 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from smmu import aws
-from smmu.errors import BadInputError, ObjectMissingError
+from smmu.errors import BadInputError, ObjectMissingError, PipelineError
 from smmu.jobs import Output, TimelineEntry, dump
 from smmu.keys import output_key
 from smmu.settings import get_settings
 from workers import process
-from workers.errors import TaskCancelled, WorkerError
+from workers.errors import TaskCancelled, WorkerError, error_name
 from workers.logs import logger as make_logger
+from workers.scratch import Scratch
 from workers.settings import RuntimeSettings, queue_settings
 
 #: Error codes Step Functions answers when the token can no longer be answered: nothing to retry.
@@ -53,6 +58,8 @@ TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 #: Step Functions' limits on SendTaskFailure's fields.
 MAX_ERROR_CHARS = 256
 MAX_CAUSE_CHARS = 32768
+#: A task whose worker died is queued again this many times; then it fails (the state machine may retry it).
+MAX_REQUEUES = 2
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Task:
     message_id: str
     receipt_handle: str
     receive_count: int = 1
+    #: How many times a starting worker has re-queued this task after the worker running it died.
+    requeued: int = 0
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Task:
@@ -81,7 +90,13 @@ class Task:
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
             receive_count=int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1)),
+            requeued=int(body.get("requeued") or 0),
         )
+
+    def body(self) -> dict[str, Any]:
+        """The message body this task came in (what a re-queue sends again)."""
+        body = {"task_token": self.token, "job_id": self.job_id, "bucket": self.bucket, "key": self.key}
+        return {**body, "media_type": self.media_type, "requeued": self.requeued}
 
 
 @dataclass
@@ -211,6 +226,8 @@ class WorkerRuntime:
         )
         self.queue_url = self._queue_url()
         self.tasks_done = 0
+        root = Path(self.settings.temp_dir or tempfile.gettempdir()) / f"smmu-{spec.name}"
+        self.scratch = Scratch(root)
 
     # -- setup -------------------------------------------------------------------------------------------
     def _queue_url(self) -> str:
@@ -232,8 +249,48 @@ class WorkerRuntime:
             self._abandon_at = time.monotonic() + self.settings.shutdown_grace_seconds
 
     # -- the loop ----------------------------------------------------------------------------------------
+    def reclaim(self) -> int:
+        """Take over the tasks of dead workers and remove what they left in scratch; returns how many.
+
+        A dead worker's task is sent to the queue again under the same (still valid) token and its old message
+        deleted, so any worker picks it up at once, within the heartbeat timeout, without spending one of the
+        state machine's retries. A task whose workers keep dying is failed with ``WorkerError`` instead, and
+        the state machine's bounded retry decides.
+        """
+        orphans = self.scratch.orphans()
+        for orphan in orphans:
+            if orphan.task:
+                self._take_over(orphan.task)
+            self.scratch.remove(orphan)
+        if orphans:
+            self.log.info("removed dead workers' scratch", count=len(orphans))
+        return len(orphans)
+
+    def _take_over(self, saved: dict[str, Any]) -> None:
+        task = Task(**{name: saved[name] for name in Task.__dataclass_fields__ if name in saved})
+        log = self.log
+        try:
+            if task.requeued < MAX_REQUEUES:
+                body = {**task.body(), "requeued": task.requeued + 1}
+                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+                log.warning("a dead worker left a task unanswered; queued it again", job_id=task.job_id)
+            else:
+                log.warning("workers keep dying on this task; failing it", job_id=task.job_id, requeued=task.requeued)
+                self.sfn.send_task_failure(
+                    taskToken=task.token,
+                    error=WorkerError.__name__,
+                    cause=f"the worker processing this task died {task.requeued + 1} times",
+                )
+        except ClientError as exc:
+            if _code(exc) not in TOKEN_GONE:
+                log.warning("could not take over the dead worker's task", error=_code(exc))
+        except Exception as exc:
+            log.warning("could not take over the dead worker's task", error=repr(exc))
+        self._delete(task.receipt_handle)
+
     def serve(self) -> int:
         handler = self.spec.load()
+        self.reclaim()
         self.log.info("worker ready", queue_url=self.queue_url)
         while not self.stopping.is_set():
             try:
@@ -257,6 +314,7 @@ class WorkerRuntime:
             if self.settings.max_tasks and self.tasks_done >= self.settings.max_tasks:
                 break
         self.log.info("worker stopped", tasks=self.tasks_done)
+        self.scratch.close()
         return 0
 
     def handle_message(self, message: dict[str, Any], handler: Handler) -> None:
@@ -295,7 +353,8 @@ class WorkerRuntime:
         started = time.perf_counter()
         cancelled = threading.Event()
         beat = _Heartbeat(self, task, cancelled)
-        workdir = Path(tempfile.mkdtemp(prefix=f"smmu-{self.spec.name}-", dir=self.settings.temp_dir))
+        workdir = Path(tempfile.mkdtemp(prefix="task-", dir=self.scratch.directory))
+        self.scratch.task_started(dataclasses.asdict(task))
         outcome: dict[str, Any] = {}
         self._busy.set()
         beat.start()
@@ -324,17 +383,18 @@ class WorkerRuntime:
                 self._record(task, "succeeded", elapsed_ms, None)
                 log.info("task succeeded", duration_ms=elapsed_ms, outputs=len(outcome["output"]["outputs"]))
             else:
-                name = type(error).__name__ if isinstance(error, BadInputError | WorkerError) else "WorkerError"
+                name = error_name(error)
                 cause = str(error) or name
                 if isinstance(error, BadInputError):
                     log.warning("task rejected the input", error=name, reason=cause)
                 else:
                     log.error("task failed", error=name, reason=cause, exc_info=error)
-                    if not isinstance(error, WorkerError):
+                    if not isinstance(error, PipelineError):
                         cause = f"unexpected {type(error).__name__}: {cause}"
                 self._answer(task, failure=(name, cause))
                 self._record(task, "failed", elapsed_ms, cause)
         finally:
+            self.scratch.task_ended()
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _wait(self, thread: threading.Thread, cancelled: threading.Event) -> bool:

@@ -8,7 +8,7 @@ class RuntimeSettings(BaseSettings):
 
     #: How often a busy worker calls SendTaskHeartbeat and extends its message's visibility. The task state's
     #: HeartbeatSeconds should be at least three times this.
-    heartbeat_seconds: float = 20.0
+    heartbeat_seconds: float = 10.0
     #: Visibility a received message gets, renewed on every heartbeat (must exceed heartbeat_seconds).
     visibility_timeout_seconds: int = 120
     #: Long-poll wait of one ReceiveMessage call (0-20 s); also bounds how long SIGTERM takes while idle.
@@ -18,7 +18,8 @@ class RuntimeSettings(BaseSettings):
     shutdown_grace_seconds: float = 25.0
     #: Exit after this many tasks (0: serve until stopped). Useful for one-shot runs and tests.
     max_tasks: int = 0
-    #: Where per-task temp dirs go (default: the system's temp dir). Needs room for input plus outputs.
+    #: Where the worker's scratch goes (default: the system's temp dir), below ``smmu-<worker>/``; per-task temp
+    #: dirs live in it. Needs room for input plus outputs. Workers sharing it clean up after dead ones.
     temp_dir: str | None = None
     #: S3 transfers: parts of this size, this many at a time (memory in flight is about their product).
     transfer_chunk_mib: int = 8

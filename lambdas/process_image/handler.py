@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.process_image.thumbnails import describe, make_thumbnails, open_image
+from lambdas.process_image.thumbnails import thumbnails_and_metadata
 from lambdas.shared.context import logger, media, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
@@ -23,9 +23,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     with tempfile.TemporaryDirectory() as workdir:
         source = Path(workdir) / "source"
         s3.download_file(event["bucket"], event["key"], str(source))
-        with open_image(source, config.max_image_pixels) as image:
-            metadata = describe(image)
-            renditions = make_thumbnails(image, config.thumbnail_widths)
+        metadata, renditions = thumbnails_and_metadata(source, config.max_image_pixels, config.thumbnail_widths)
     outputs = []
     for rendition in renditions:
         key = output_key(job_id, "thumbnails", f"w{rendition.width}.{rendition.extension}")

@@ -89,6 +89,21 @@ def open_image(path: Path, max_pixels: int) -> Image.Image:
         raise ObjectTooLargeError(f"the image is over the {max_pixels} pixel limit ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise CorruptMediaError("the image data cannot be read as any image format") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # A header that parses but lies (a text chunk inflating past Pillow's limit, a cut-off chunk).
+        raise CorruptMediaError(f"the image data is truncated or corrupt ({exc})") from exc
+
+
+def thumbnails_and_metadata(
+    path: Path, max_pixels: int, widths: tuple[int, ...]
+) -> tuple[dict[str, Any], list[Rendition]]:
+    """Metadata and thumbnails of the image at ``path``. Whatever the decoder cannot read is CorruptMediaError:
+    metadata (EXIF, text chunks) is read lazily, so a truncated or hostile file can fail anywhere in here."""
+    with open_image(path, max_pixels) as image:
+        try:
+            return describe(image), make_thumbnails(image, widths)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise CorruptMediaError(f"the image data is truncated or corrupt ({exc})") from exc
 
 
 def describe(image: Image.Image) -> dict[str, Any]:

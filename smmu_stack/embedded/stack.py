@@ -69,7 +69,9 @@ class EmbeddedStack:
 
     def _start_workers(self, manifest: Manifest) -> None:
         assert self.provisioned is not None
-        base = {**self.client_environment(), **self.provisioned.environment}
+        # One scratch root for all workers, as on one host: a replacement cleans up after the worker it replaces.
+        scratch = self.config.work_dir / "scratch"
+        base = {"SMMU_WORKER_TEMP_DIR": str(scratch), **self.client_environment(), **self.provisioned.environment}
         for key, worker in manifest.data.get("workers", {}).items():
             service = WorkerService(
                 name=worker["name"],

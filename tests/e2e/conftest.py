@@ -63,11 +63,6 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
                 str(emulator_port),
                 "--work-dir",
                 str(work_dir),
-                # A killed worker is noticed within seconds, not minutes (the fault test relies on it).
-                "--set",
-                "SMMU_WORKER_HEARTBEAT_TIMEOUT_SECONDS=10",
-                "--set",
-                "SMMU_WORKER_HEARTBEAT_SECONDS=2",
             ],
             cwd=REPO_ROOT,
             env=env,

@@ -3,7 +3,7 @@ import io
 import pytest
 from PIL import Image
 
-from lambdas.process_image.thumbnails import describe, make_thumbnails, open_image
+from lambdas.process_image.thumbnails import describe, make_thumbnails, open_image, thumbnails_and_metadata
 from smmu.errors import CorruptMediaError, ObjectTooLargeError
 from tests import media
 
@@ -67,3 +67,17 @@ def test_decompression_bomb_is_refused(tmp_path):
         _open(tmp_path, buffer.getvalue(), max_pixels=1_000_000)
     with pytest.raises(ObjectTooLargeError, match="4000x4000 pixels, over the 10000000 pixel limit"):
         _open(tmp_path, buffer.getvalue(), max_pixels=10_000_000)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(media.truncated(media.png_with_alpha(1200, 800)), id="truncated-png"),
+        pytest.param(media.png_with_ztxt_bomb(), id="ztxt-bomb"),
+    ],
+)
+def test_hostile_pngs_are_corrupt_media(tmp_path, data):
+    path = tmp_path / "source"
+    path.write_bytes(data)
+    with pytest.raises(CorruptMediaError, match="truncated or corrupt"):
+        thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))

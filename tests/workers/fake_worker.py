@@ -3,6 +3,8 @@
 - ``ok``: two output files (one listed, one not).
 - ``corrupt``: CorruptMediaError; ``crash``: an unexpected RuntimeError.
 - ``hang-once``: the first attempt at a job hangs (until killed or cancelled), later ones succeed.
+- ``tool-hang-once:<seconds>``: the same, but the hanging is a child process (``sleep <seconds>``).
+- ``bug``: a ValueError, as ffmpeg-python raises for a graph it cannot build.
 - ``slow:<seconds>``: works that long, then succeeds.
 """
 
@@ -34,6 +36,13 @@ def load():
             raise CorruptMediaError("the file is not audio or video (test)")
         if mode == "crash":
             raise RuntimeError("the fake tool crashed")
+        if mode == "bug":
+            raise ValueError("a graph that cannot be built (test)")
+        if mode.startswith("tool-hang-once:"):
+            marker = state / f"attempted-{job}"
+            if not marker.exists():
+                marker.touch()
+                ctx.run(["sleep", mode.split(":", 1)[1]], "sleep")
         if mode == "hang-once":
             marker = state / f"attempted-{job}"
             if not marker.exists():

@@ -91,3 +91,42 @@ def wer(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
     return row[-1] / max(1, len(ref))
+
+
+def one_frame(path: Path, *, size: str = "320x240") -> Path:
+    """A valid H.264 video of a single frame."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30", "-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           str(path))  # fmt: skip
+    return path
+
+
+def lying_duration(source: Path, path: Path) -> Path:
+    """``source`` (an MP4) whose movie header claims 0xFFFFFFFF ticks (4,294,967 s at 1 kHz); the streams'
+    own durations stay true."""
+    import struct
+
+    data = bytearray(source.read_bytes())
+    at = data.find(b"mvhd")
+    assert at > 0 and data[at + 4] == 0, "expected a version-0 movie header"
+    data[at + 20 : at + 24] = struct.pack(">I", 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def sliver(path: Path, *, width: int, height: int, seconds: float = 1.0) -> Path:
+    """A video one pixel wide or high (4:4:4, so odd sizes are encodable)."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=64x64:r=15:d={seconds}", "-vf", f"scale={width}:{height},setsar=1",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", str(path))  # fmt: skip
+    return path
+
+
+def audio_only_mp4(path: Path, *, seconds: float = 2.0) -> Path:
+    """An MP4 with only an AAC track (what a client may well upload as video/mp4)."""
+    ffmpeg("-f", "lavfi", "-i", f"sine=f=440:d={seconds}", "-c:a", "aac", str(path))
+    return path
+
+
+def tone_at(path: Path, *, rate: int, channels: int, seconds: float = 2.0) -> Path:
+    """A WAV tone at any sample rate and channel count (8 kHz mono, 192 kHz 7.1 ...)."""
+    ffmpeg("-f", "lavfi", "-i", f"sine=f=440:d={seconds}:sample_rate={rate}", "-ac", str(channels), str(path))
+    return path

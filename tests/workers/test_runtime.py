@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -113,18 +114,94 @@ def test_missing_input_fails_as_object_missing(pipeline, state, tmp_path):
     assert pipeline.failure(execution)["error"] == "ObjectMissingError"
 
 
+def test_deterministic_failure_is_not_retried(pipeline, state, tmp_path):
+    job = pipeline.new_job(b"bug")
+    worker = pipeline.start_worker(FAKE, tmp_path / "worker.log", FAKE_WORKER_STATE=str(state))
+    try:
+        execution = pipeline.start(job)
+        described = pipeline.wait(execution)
+    finally:
+        stop(worker)
+    assert described["status"] == "FAILED"
+    failure = pipeline.failure(execution)
+    assert failure["error"] == "ProcessingError"
+    assert "ValueError" in failure["cause"] and "cannot be built" in failure["cause"]
+    assert len(_started(state, job)) == 1  # the same input would fail the same way
+
+
+def _events(pipeline, execution: str) -> list[tuple[str, str]]:
+    """The execution's history, compactly: (type, error or cause)."""
+    events = pipeline.sfn.get_execution_history(executionArn=execution)["events"]
+    found = []
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        found.append((event["type"], f"{details.get('error', '')} {details.get('cause', '')}"[:200]))
+    return found
+
+
+def _children(argv: list[str]) -> list[int]:
+    """Pids of processes whose command line is exactly ``argv``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_worker_killed_mid_task_is_failed_over_at_once_by_its_replacement(pipeline, state, tmp_path):
+    """Workers sharing a scratch directory (one host): the replacement finds the dead worker's task and queues
+    it again under its live token (no heartbeat timeout, no retry spent), and removes what the dead worker left.
+    The dead worker's tool dies with it."""
+    seconds = f"3600.{os.getpid()}"
+    job = pipeline.new_job(f"tool-hang-once:{seconds}".encode())
+    scratch = tmp_path / "scratch"
+    first = pipeline.start_worker(FAKE, tmp_path / "first.log", FAKE_WORKER_STATE=str(state),
+                                  SMMU_WORKER_TEMP_DIR=str(scratch))  # fmt: skip
+    second = None
+    try:
+        execution = pipeline.start(job)
+        wait_for(lambda: _children(["sleep", seconds]), 30, "the first worker never started its tool")
+        [tool] = _children(["sleep", seconds])
+        left = list((scratch / "smmu-fake").iterdir())
+        assert left  # the dead worker's directory and lock
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        wait_for(lambda: not _children(["sleep", seconds]), 5, f"the tool {tool} outlived its worker")
+        second = pipeline.start_worker(FAKE, tmp_path / "second.log", FAKE_WORKER_STATE=str(state),
+                                       SMMU_WORKER_TEMP_DIR=str(scratch))  # fmt: skip
+        described = pipeline.wait(execution, timeout=30)
+        assert described["status"] == "SUCCEEDED", "; ".join(map(str, _events(pipeline, execution)))
+        assert not any(path.exists() for path in left)
+    finally:
+        if second is not None:
+            assert stop(second) == 0
+    history = pipeline.sfn.get_execution_history(executionArn=execution)["events"]
+    assert not [e for e in history if e["type"] in ("TaskTimedOut", "TaskFailed")]
+    assert [e["type"] for e in history].count("TaskScheduled") == 1
+    assert json.loads(described["output"])["result"]["pid"] == second.pid
+    assert "dead worker left a task unanswered; queued it again" in (tmp_path / "second.log").read_text()
+    assert pipeline.queue_empty()
+    assert list((scratch / "smmu-fake").iterdir()) == []  # the second worker stopped cleanly too
+
+
 def test_worker_killed_mid_task_is_replaced_after_the_heartbeat_times_out(pipeline, state, tmp_path):
+    """Workers on separate disks (one container per task): the missed heartbeat is the signal."""
     job = pipeline.new_job(b"hang-once")
     prefix = f"jobs/{job['job_id']}/fake/"
     pipeline.s3.put_object(Bucket=pipeline.processed_bucket, Key=prefix + "partial.tmp", Body=b"from the crash")
-    first = pipeline.start_worker(FAKE, tmp_path / "first.log", FAKE_WORKER_STATE=str(state))
+    first = pipeline.start_worker(FAKE, tmp_path / "first.log", FAKE_WORKER_STATE=str(state),
+                                  SMMU_WORKER_TEMP_DIR=str(tmp_path / "first"))  # fmt: skip
     second = None
     try:
         execution = pipeline.start(job)
         wait_for(lambda: _started(state, job), 30, "the first worker never started the task")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        second = pipeline.start_worker(FAKE, tmp_path / "second.log", FAKE_WORKER_STATE=str(state))
+        second = pipeline.start_worker(FAKE, tmp_path / "second.log", FAKE_WORKER_STATE=str(state),
+                                       SMMU_WORKER_TEMP_DIR=str(tmp_path / "second"))  # fmt: skip
         described = pipeline.wait(execution, timeout=60)
         assert described["status"] == "SUCCEEDED", pipeline.sfn.get_execution_history(executionArn=execution)
         # The killed worker's message comes back once its visibility lapses; its token is dead by then and

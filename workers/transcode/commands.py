@@ -110,13 +110,30 @@ def stills(
     video_index: int,
     shots: list[tuple[float, int, int, Path]],
 ) -> list[str]:
-    """One JPEG per (time, width, height, path), each from a fast input seek, in one FFmpeg process."""
-    outputs = []
+    """One JPEG per (time, width, height, path), each from a fast input seek, in one FFmpeg process.
+
+    Shots that share a time and size (a very short video clamps every thumbnail to its one frame) share one
+    filter chain, split into one output each: ffmpeg-python builds identical chains as one node, which cannot
+    feed several outputs without a ``split``.
+    """
+    groups: dict[tuple[float, int, int], list[Path]] = {}
     for at, width, height, path in shots:
+        groups.setdefault((at, width, height), []).append(path)
+    outputs = []
+    for (at, width, height), paths in groups.items():
         frame = ffmpeg.input(str(source), ss=at)[str(video_index)]
         frame = frame.filter("scale", width, height).filter("setsar", "1")
-        outputs.append(ffmpeg.output(frame, str(path), vframes=1, **{"q:v": 3}, **_STRIP))
+        branches = [frame] if len(paths) == 1 else list(_split(frame, len(paths)))
+        outputs += [
+            ffmpeg.output(branch, str(path), vframes=1, **{"q:v": 3}, **_STRIP)
+            for branch, path in zip(branches, paths, strict=True)
+        ]
     return _compile(*outputs)
+
+
+def _split(stream: Any, count: int) -> Any:
+    node = stream.filter_multi_output("split", count)
+    return (node.stream(i) for i in range(count))
 
 
 def loudness_analysis(source: Path, *, audio_index: int, settings: TranscodeSettings) -> list[str]:

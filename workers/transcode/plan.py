@@ -51,7 +51,7 @@ def plan_ladder(width: int, height: int, rungs: tuple[int, ...] = (1080, 720, 48
     source: a source smaller than every rung gets one rendition at its own size. Dimensions are even and keep
     the source's aspect ratio.
     """
-    if width < 2 or height < 2:
+    if width < 1 or height < 1:
         raise ValueError(f"picture size {width}x{height} is too small")
     short, long_side = min(width, height), max(width, height)
     chosen = sorted({r for r in rungs if r <= short}, reverse=True)

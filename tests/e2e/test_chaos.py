@@ -1,0 +1,213 @@
+"""Chaos: hostile inputs, killed function environments and workers, duplicated events and bursts — every job ends
+where it should, with the right code, within a bound, and nothing is left behind.
+
+Bounded in count and time. Runs against the embedded target; the tests that kill processes skip elsewhere.
+"""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import media as images
+from tests.workers import media
+
+pytestmark = pytest.mark.e2e
+
+#: From a worker's SIGKILL to its task running again (issue: at most 45 s).
+FAILOVER_BOUND_SECONDS = 45
+
+
+def _processed_keys(target, job_id: str) -> list[str]:
+    bucket = target.manifest.buckets["processed"]["name"]
+    pages = target.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"jobs/{job_id}/")
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def _file(tmp_path: Path, name: str, make) -> bytes:
+    return make(tmp_path / name).read_bytes()
+
+
+# (name, content type, data maker, expected status, expected step, expected code)
+HOSTILE = [
+    ("truncated.png", "image/png", lambda p: images.truncated(images.png_with_alpha(1200, 800)),
+     "FAILED", "ProcessImage", "CORRUPT_MEDIA"),
+    ("ztxt-bomb.png", "image/png", lambda p: images.png_with_ztxt_bomb(),
+     "FAILED", "ProcessImage", "CORRUPT_MEDIA"),
+    ("truncated.jpg", "image/jpeg", lambda p: images.truncated(images.jpeg(1200, 800)),
+     "FAILED", "ProcessImage", "CORRUPT_MEDIA"),
+    ("not-media.mp4", "video/mp4", lambda p: b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000),
+     "FAILED", "ProcessMedia", "CORRUPT_MEDIA"),
+    ("truncated.mp4", "video/mp4", lambda p: media.truncated(media.video(p / "v.mp4", size="640x360"), p / "t.mp4")
+     .read_bytes(), "FAILED", "ProcessMedia", "CORRUPT_MEDIA"),
+    ("one-frame.mp4", "video/mp4", lambda p: media.one_frame(p / "one.mp4").read_bytes(), "COMPLETED", None, None),
+    ("liar.mp4", "video/mp4",
+     lambda p: media.lying_duration(media.video(p / "v.mp4", size="320x240"), p / "liar.mp4").read_bytes(),
+     "COMPLETED", None, None),
+    ("sliver.mp4", "video/mp4", lambda p: media.sliver(p / "s.mp4", width=1, height=96).read_bytes(),
+     "COMPLETED", None, None),
+    ("audio-only.mp4", "video/mp4", lambda p: media.audio_only_mp4(p / "a.mp4").read_bytes(), "COMPLETED", None, None),
+    ("8k.wav", "audio/wav", lambda p: media.tone_at(p / "8k.wav", rate=8000, channels=1).read_bytes(),
+     "COMPLETED", None, None),
+    ("192k-8ch.wav", "audio/wav", lambda p: media.tone_at(p / "hi.wav", rate=192000, channels=8).read_bytes(),
+     "COMPLETED", None, None),
+    ("1x4000.png", "image/png", lambda p: _png(1, 4000), "COMPLETED", None, None),
+    ("4000x1.png", "image/png", lambda p: _png(4000, 1), "COMPLETED", None, None),
+]  # fmt: skip
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 30, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_hostile_and_odd_inputs_end_as_expected(client, target, tmp_path):
+    """Uploaded together (as a tester would), each ends with its expected status, step and code."""
+    jobs = {}
+    for name, content_type, make, *expected in HOSTILE:
+        folder = tmp_path / name
+        folder.mkdir()
+        job_id, sent = client.upload(make(folder), name, content_type)
+        assert sent.status_code < 300, sent.text
+        jobs[name] = (job_id, expected)
+    outcomes = {}
+    for name, (job_id, _) in jobs.items():
+        job = client.wait(job_id, timeout=180)
+        error = job.get("error") or {}
+        outcomes[name] = (job["status"], error.get("step"), error.get("code"))
+    assert outcomes == {name: tuple(expected) for name, (_, expected) in jobs.items()}
+    for name, (job_id, (status, *_)) in jobs.items():
+        if status == "FAILED":
+            assert _processed_keys(target, job_id) == [], name
+            # Bad input is never retried: the failing step ran once.
+            failed = [e["step"] for e in client.job(job_id)["timeline"] if e["outcome"] == "failed"]
+            assert failed and len(failed) == len(set(failed)), (name, failed)
+
+
+# -- killed processes (embedded target) --------------------------------------------------------------------
+
+
+def _processes(marker: bytes, environ: bytes | None = None) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "cmdline").read_bytes() and (
+                environ is None or environ in (proc / "environ").read_bytes().split(b"\0")
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_a_function_environment_killed_mid_invocation_is_retried_and_the_job_completes(client, target):
+    if target.work_dir is None:
+        pytest.skip("needs the embedded target, whose function environments the test can kill")
+    function = target.manifest.functions["process_image"]["name"]
+    job_id, _ = client.upload(images.big_png(6000, 6000), "big.png", "image/png")
+    runtimes: list[int] = []
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None:
+        assert time.monotonic() < deadline, client.job(job_id)
+        runtimes = _processes(b"lambda_runtime.py", f"AWS_LAMBDA_FUNCTION_NAME={function}".encode())
+        before = {pid: _cpu_ticks(pid) for pid in runtimes}
+        time.sleep(0.05)
+        victim = next((pid for pid in runtimes if _cpu_ticks(pid) > before[pid] + 1), None)
+    os.kill(victim, signal.SIGKILL)  # mid-invocation: it is burning CPU on our image
+
+    job = client.wait(job_id, timeout=120)
+    assert job["status"] == "COMPLETED", job["error"]
+    assert {o["width"] for o in job["outputs"]} == {160, 320, 640}
+    machine = target.manifest.state_machine_arn("pipeline", target.account)
+    sfn = target.client("stepfunctions")
+    execution = f"{machine.replace(':stateMachine:', ':execution:')}:{job_id}"
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    failures = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert [f["error"] for f in failures] == ["Runtime.ExitError"]  # the crash, then a retry that succeeded
+    assert "Runtime exited" in failures[0]["cause"]
+
+
+def _in_flight(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_a_worker_killed_mid_transcode_fails_over_within_the_bound_leaving_nothing(client, target, tmp_path):
+    if target.work_dir is None:
+        pytest.skip("needs the embedded target, whose worker processes the test can kill")
+    worker = target.manifest.data["workers"]["transcode"]
+    state_file = target.work_dir / "services" / f"{worker['name']}.json"
+    [victim] = json.loads(state_file.read_text())["pids"]
+    sqs = target.client("sqs")
+    queue = sqs.get_queue_url(QueueName=target.manifest.queues[worker["queue"]]["name"])["QueueUrl"]
+    scratch = target.work_dir / "scratch" / "smmu-transcode"
+
+    source = media.video(tmp_path / "long.mp4", size="1280x720", seconds=30)
+    job_id, _ = client.upload(source.read_bytes(), "long.mp4", "video/mp4")
+    deadline = time.monotonic() + 60
+    while not (ffmpeg := [p for p in _processes(b"ffmpeg") if _parent(p) == victim]):
+        assert time.monotonic() < deadline, client.job(job_id)
+        time.sleep(0.1)
+    victim_scratch = [p for p in scratch.iterdir() if p.name.startswith(f"{victim}-")]
+    assert victim_scratch
+    killed_at = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+
+    # The task runs again: a new ffmpeg under the replacement worker, within the bound.
+    while True:
+        workers = set(json.loads(state_file.read_text())["pids"]) - {victim}
+        if [p for p in _processes(b"ffmpeg") if p not in ffmpeg and _parent(p) in workers]:
+            break
+        assert time.monotonic() - killed_at < FAILOVER_BOUND_SECONDS, "the task did not run again in time"
+        time.sleep(0.1)
+    failover = time.monotonic() - killed_at
+    # The dead worker's ffmpeg died with it (parent-death signal), it was not orphaned.
+    alive = [pid for pid in ffmpeg if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"]
+    assert not alive, f"ffmpeg {alive} outlived its worker"
+    job = client.wait(job_id, timeout=300)
+    assert job["status"] == "COMPLETED", job["error"]
+    assert not any(p.exists() for p in victim_scratch), "the dead worker's scratch is still there"
+    steps = [(e["step"], e["outcome"]) for e in job["timeline"]]
+    assert steps.count(("Transcode", "succeeded")) == 1
+    keys = [o["key"] for o in job["outputs"]]
+    assert len(keys) == len(set(keys))
+    assert sorted(o["height"] for o in job["outputs"] if o["kind"] == "video") == [360, 480, 720]
+    # Everything stored is an output or an HLS segment: the killed attempt left nothing behind.
+    stored = set(_processed_keys(target, job_id))
+    assert set(keys) <= stored
+    assert all(k in keys or k.endswith(".ts") for k in stored), sorted(stored - set(keys))
+    print(f"failover {failover:.1f}s")
+    assert _in_flight(sqs, queue) == 0
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
