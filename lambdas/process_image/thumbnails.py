@@ -1,5 +1,11 @@
-"""Thumbnails and metadata for one image, with Pillow. Pure: a path in, bytes and dicts out."""
+"""Thumbnails and metadata for one image. Pure: a path in, bytes and dicts out.
 
+Pillow reads the header and the metadata (lazily: no pixels) and guards the pixel limit; libvips makes the
+thumbnails, shrinking while it decodes, so the memory an image needs does not grow with its pixel count (an
+8900x8900 PNG: under 150 MB instead of about 1 GB). Pillow makes them for the formats libvips does not read here.
+"""
+
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -53,8 +59,30 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _exif(image: Image.Image) -> Image.Exif:
+    if image.format == "PNG":
+        # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the image data (an 8900x8900
+        # PNG: 300 MB and seconds); an eXIf chunk before the data, the usual place, is already in the header.
+        exif = Image.Exif()
+        if "exif" in image.info:
+            exif.load(image.info["exif"])
+        return exif
+    return image.getexif()
+
+
+def _frames(image: Image.Image) -> int:
+    if image.format == "GIF" and getattr(image, "filename", None):
+        # Pillow counts a GIF's frames by decoding them all; libvips reads the count from the file's structure.
+        pyvips = _libvips()
+        if pyvips is None:
+            return getattr(image, "n_frames", 1)
+        header = pyvips.Image.new_from_file(image.filename, access="sequential")
+        return int(header.get("n-pages")) if header.get_typeof("n-pages") else 1
+    return getattr(image, "n_frames", 1)
+
+
 def _exif_fields(image: Image.Image) -> dict[str, Any]:
-    exif = image.getexif()
+    exif = _exif(image)
     merged = {**dict(exif), **dict(exif.get_ifd(ExifTags.IFD.Exif))}
     fields: dict[str, Any] = {}
     for tag_id, value in merged.items():
@@ -108,7 +136,7 @@ def thumbnails_and_metadata(
 
 def describe(image: Image.Image) -> dict[str, Any]:
     """Metadata of the image as a person sees it (width and height after EXIF orientation)."""
-    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    orientation = _exif(image).get(ExifTags.Base.Orientation, 1)
     width, height = image.size
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
@@ -118,7 +146,7 @@ def describe(image: Image.Image) -> dict[str, Any]:
         "format": image.format,
         "mode": image.mode,
         "has_alpha": _has_alpha(image),
-        "frames": getattr(image, "n_frames", 1),
+        "frames": _frames(image),
         "exif": _exif_fields(image),
     }
 
@@ -127,10 +155,66 @@ def make_thumbnails(image: Image.Image, widths: tuple[int, ...]) -> list[Renditi
     """One rendition per requested width, never wider than the source (a small image gets one, at its width).
 
     EXIF orientation is applied to the pixels and EXIF is not copied into the outputs. Images with transparency
-    become WebP (keeping alpha); the rest become JPEG.
+    become WebP (keeping alpha); the rest become JPEG. Formats libvips reads are shrunk while they are decoded
+    (a streaming, shrink-on-load thumbnail: the full-size picture is never in memory); the rest go through
+    Pillow.
     """
     meta_width = describe(image)["width"]
     targets = sorted({w for w in widths if w <= meta_width} or {meta_width}, reverse=True)
+    alpha = _has_alpha(image)
+    if image.format in _VIPS_FORMATS and getattr(image, "filename", None) and _libvips() is not None:
+        return _vips_thumbnails(Path(image.filename), targets, alpha)
+    return _pillow_thumbnails(image, targets, meta_width, alpha)
+
+
+@functools.cache
+def _libvips() -> Any:
+    """pyvips, or None where libvips cannot load: its wheels need glibc 2.28, which Lambda's python3.11 runtime
+    (Amazon Linux 2, glibc 2.26) lacks. There Pillow makes the thumbnails, and a large PNG needs its full size
+    in memory again (see docs/reliability.md)."""
+    try:
+        import pyvips
+    except (ImportError, OSError):
+        return None
+    # No operation cache: a warm function would otherwise keep earlier images' pixels between invocations.
+    pyvips.cache_set_max(0)
+    return pyvips
+
+
+#: Formats whose libvips loader streams (and, for JPEG and WebP, shrinks while decoding).
+_VIPS_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF"})
+
+
+def _vips_thumbnails(path: Path, targets: list[int], alpha: bool) -> list[Rendition]:
+    pyvips = _libvips()
+    try:
+        # The largest rendition straight from the file; each smaller one from the one before (cheap, as sharp).
+        source = pyvips.Image.thumbnail(str(path), targets[0], height=_MAX_SIDE, fail_on="truncated")
+        source = source.copy_memory()  # decode now (at most 640 px wide), so a bad file fails here
+        renditions = []
+        for width in targets:
+            height = max(1, round(source.height * width / source.width))
+            resized = source if source.width == width else source.thumbnail_image(width, height=height, size="force")
+            if alpha:
+                data = resized.webpsave_buffer(Q=WEBP_QUALITY, keep="none")
+                renditions.append(Rendition(width, resized.height, "image/webp", "webp", data))
+            else:
+                if resized.hasalpha():  # a GIF without transparency still decodes with an alpha band
+                    resized = resized.flatten(background=[255, 255, 255])
+                data = resized.jpegsave_buffer(Q=JPEG_QUALITY, optimize_coding=True, interlace=True, keep="none")
+                renditions.append(Rendition(width, resized.height, "image/jpeg", "jpg", data))
+            source = resized
+    except pyvips.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise CorruptMediaError(f"the image data is truncated or corrupt ({reason})") from exc
+    return sorted(renditions, key=lambda r: r.width)
+
+
+#: "No limit" for the thumbnail's height: only the width is asked for.
+_MAX_SIDE = 10_000_000
+
+
+def _pillow_thumbnails(image: Image.Image, targets: list[int], meta_width: int, alpha: bool) -> list[Rendition]:
     if image.format == "JPEG":
         # Let libjpeg decode at a reduced scale when even the largest target is much smaller than the source.
         scale = targets[0] / meta_width
@@ -141,7 +225,6 @@ def make_thumbnails(image: Image.Image, widths: tuple[int, ...]) -> list[Renditi
         upright.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptMediaError(f"the image data is truncated or corrupt ({exc})") from exc
-    alpha = _has_alpha(upright)
     upright = upright.convert("RGBA" if alpha else "RGB")
     renditions = []
     source = upright

@@ -81,3 +81,50 @@ def test_hostile_pngs_are_corrupt_media(tmp_path, data):
     path.write_bytes(data)
     with pytest.raises(CorruptMediaError, match="truncated or corrupt"):
         thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+
+
+def _saved(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("size", "expected"), [((1, 3000), [(1, 3000)]), ((3000, 1), [(160, 1), (320, 1), (640, 1)])])
+def test_one_pixel_wide_or_high_images(tmp_path, size, expected):
+    path = tmp_path / "source"
+    path.write_bytes(_saved(Image.new("RGB", size, (10, 200, 30)), "PNG"))
+    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    assert (meta["width"], meta["height"]) == size
+    assert [(r.width, r.height) for r in renditions] == expected
+    assert media.decode(renditions[0].data).size == expected[0]
+
+
+def test_a_long_gif_is_counted_and_its_first_frame_thumbnailed(tmp_path):
+    path = tmp_path / "source"
+    path.write_bytes(media.long_gif(frames=300))
+    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    assert meta["frames"] == 300 and meta["format"] == "GIF"
+    assert [(r.width, r.content_type) for r in renditions] == [(64, "image/jpeg")]
+
+
+def test_a_large_png_is_thumbnailed_without_its_full_size_in_memory(tmp_path):
+    # 4000x4000 RGBA: 64 MB decoded; libvips shrinks it while decoding. (Peak memory is measured in bench/.)
+    path = tmp_path / "source"
+    path.write_bytes(media.big_png(4000, 4000))
+    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    assert (meta["width"], meta["height"], meta["has_alpha"]) == (4000, 4000, True)
+    assert [(r.width, r.height, r.content_type) for r in renditions] == [
+        (160, 160, "image/webp"),
+        (320, 320, "image/webp"),
+        (640, 640, "image/webp"),
+    ]
+    pixel = media.decode(renditions[-1].data).convert("RGBA").getpixel((320, 320))
+    assert all(abs(a - b) <= 3 for a, b in zip(pixel, (30, 90, 160, 255), strict=True)), pixel
+
+
+def test_formats_libvips_does_not_read_here_go_through_pillow(tmp_path):
+    path = tmp_path / "source"
+    path.write_bytes(_saved(Image.new("RGB", (800, 600), (200, 10, 10)), "BMP"))
+    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    assert meta["format"] == "BMP"
+    assert [(r.width, r.height) for r in renditions] == [(160, 120), (320, 240), (640, 480)]
