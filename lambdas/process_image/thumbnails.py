@@ -71,12 +71,13 @@ def _exif(image: Image.Image) -> Image.Exif:
 
 
 def _frames(image: Image.Image) -> int:
-    if image.format == "GIF" and getattr(image, "filename", None):
+    filename = _filename(image)
+    if image.format == "GIF" and filename:
         # Pillow counts a GIF's frames by decoding them all; libvips reads the count from the file's structure.
         pyvips = _libvips()
         if pyvips is None:
             return getattr(image, "n_frames", 1)
-        header = pyvips.Image.new_from_file(image.filename, access="sequential")
+        header = pyvips.Image.new_from_file(filename, access="sequential")
         return int(header.get("n-pages")) if header.get_typeof("n-pages") else 1
     return getattr(image, "n_frames", 1)
 
@@ -162,9 +163,16 @@ def make_thumbnails(image: Image.Image, widths: tuple[int, ...]) -> list[Renditi
     meta_width = describe(image)["width"]
     targets = sorted({w for w in widths if w <= meta_width} or {meta_width}, reverse=True)
     alpha = _has_alpha(image)
-    if image.format in _VIPS_FORMATS and getattr(image, "filename", None) and _libvips() is not None:
-        return _vips_thumbnails(Path(image.filename), targets, alpha)
+    filename = _filename(image)
+    if image.format in _VIPS_FORMATS and filename and _libvips() is not None:
+        return _vips_thumbnails(Path(filename), targets, alpha)
     return _pillow_thumbnails(image, targets, meta_width, alpha)
+
+
+def _filename(image: Image.Image) -> str | None:
+    """The file an image was opened from (libvips reads it again itself); None for one made in memory."""
+    name = getattr(image, "filename", None)
+    return name if isinstance(name, str) and name else None
 
 
 @functools.cache
