@@ -8,13 +8,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from smmu_stack.dlq import DeadLetterQueue
 
 app = typer.Typer(help="Smart Media Uploader developer commands.", no_args_is_help=True)
 console = Console()
@@ -100,6 +103,7 @@ def emulator(
     def start() -> None:
         cloud.start()
         cloud.watch_provisioning()
+        cloud.watch_dead_letters()
         console.print(f"SMMU_EMULATOR_READY endpoint={cloud.endpoint_url}", highlight=False)
 
     _serve(start, cloud.stop)
@@ -181,6 +185,73 @@ def upload(
         console.print_json(json.dumps(job))
         if job["status"] != "COMPLETED":
             raise typer.Exit(1)
+
+
+dlq_app = typer.Typer(help="Dead-letter queues: what is in them, and sending it back.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+Endpoint = Annotated[str | None, typer.Option(envvar="AWS_ENDPOINT_URL", help="Emulator endpoint (unset: AWS)")]
+Region = Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")]
+
+
+def _sqs(endpoint_url: str | None, region: str) -> object:
+    import boto3
+
+    return boto3.session.Session(region_name=region).client("sqs", endpoint_url=endpoint_url)
+
+
+def _dlq(sqs: object, name: str) -> "DeadLetterQueue":
+    from smmu_stack.dlq import find
+
+    try:
+        return find(sqs, name)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+
+
+@dlq_app.command("list")
+def dlq_list(endpoint_url: Endpoint = None, region: Region = "us-east-1") -> None:
+    """Every dead-letter queue, the queues that feed it and how many messages wait in it."""
+    from smmu_stack.dlq import dead_letter_queues
+
+    table = Table("dead-letter queue", "fed by", "messages", "in flight")
+    for queue in dead_letter_queues(_sqs(endpoint_url, region)):
+        table.add_row(queue.name, ", ".join(n for n, _ in queue.sources), str(queue.messages), str(queue.in_flight))
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(
+    queue: Annotated[str, typer.Argument(help="Name, URL or ARN of the dead-letter queue")],
+    limit: Annotated[int, typer.Option(help="At most this many messages")] = 10,
+    endpoint_url: Endpoint = None,
+    region: Region = "us-east-1",
+) -> None:
+    """The messages in a dead-letter queue (left in place), with their job and how often they were tried."""
+    from smmu_stack.dlq import peek
+
+    sqs = _sqs(endpoint_url, region)
+    console.print_json(json.dumps(peek(sqs, _dlq(sqs, queue), limit)))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: Annotated[str, typer.Argument(help="Name, URL or ARN of the dead-letter queue")],
+    to: Annotated[str | None, typer.Option(help="Destination queue (default: the queue that feeds it)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Move at most this many (moves them one by one)")] = None,
+    endpoint_url: Endpoint = None,
+    region: Region = "us-east-1",
+) -> None:
+    """Send a dead-letter queue's messages back to the queue they came from."""
+    from smmu_stack.dlq import redrive
+
+    sqs = _sqs(endpoint_url, region)
+    try:
+        result = redrive(sqs, _dlq(sqs, queue), to, limit)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print_json(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -153,6 +153,7 @@ class EmbeddedCloud:
         self._event_sources: list[SqsEventSource] = []
         self._stopping = threading.Event()
         self._lambda_client: Any = None
+        self._dead_letters: Any = None
 
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -235,8 +236,18 @@ class EmbeddedCloud:
 
         threading.Thread(target=watch, name="provisioning-watch", daemon=True).start()
 
+    def watch_dead_letters(self, interval: float = 5.0) -> None:
+        """Log a line whenever a dead-letter queue receives messages (on AWS, CloudWatch alarms do this)."""
+        from smmu_stack.dlq import DeadLetterWatch
+
+        session = boto3.session.Session(region_name=self.region)
+        self._dead_letters = DeadLetterWatch(session.client("sqs", endpoint_url=self.endpoint_url), interval)
+        self._dead_letters.start()
+
     def stop(self) -> None:
         self._stopping.set()
+        if self._dead_letters is not None:
+            self._dead_letters.stop()
         for source in self._event_sources:
             source.stop()
         self._event_sources.clear()

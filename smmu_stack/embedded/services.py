@@ -70,7 +70,10 @@ class WorkerService:
 
     def _write_state(self) -> None:
         state = {"name": self.name, "pids": [p.pid for p in self._processes], "replacements": self.replacements}
-        self.state_file.write_text(json.dumps(state))
+        # Replaced, not rewritten in place: a reader never sees a half-written file.
+        staging = self.state_file.with_suffix(".tmp")
+        staging.write_text(json.dumps(state))
+        staging.replace(self.state_file)
 
     def stop(self, grace_seconds: float = 30) -> None:
         """SIGTERM (workers finish or release their task), then SIGKILL after the grace period."""

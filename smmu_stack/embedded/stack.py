@@ -62,6 +62,7 @@ class EmbeddedStack:
         self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
         self.cloud.start_event_sources()
         self.cloud.start_schedules()
+        self.cloud.watch_dead_letters()
         if self.config.workers:
             self._start_workers(manifest)
         self._start_api()

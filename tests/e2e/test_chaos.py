@@ -8,11 +8,13 @@ import json
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests import media as images
+from tests.e2e.test_delivery_and_faults import _s3_event
 from tests.workers import media
 
 pytestmark = pytest.mark.e2e
@@ -211,3 +213,78 @@ def _parent(pid: int) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except OSError:
         return 0
+
+
+# -- duplicates and bursts ---------------------------------------------------------------------------------
+
+#: Counts from the issue; the environment can raise them for a longer soak (bench/reliability.py does).
+DUPLICATED_JOBS = int(os.environ.get("SMMU_CHAOS_DUPLICATED_JOBS", "100"))
+BURST_JOBS = int(os.environ.get("SMMU_CHAOS_BURST_JOBS", "500"))
+
+
+def _upload_many(client, count: int, name: str, data: bytes) -> list[str]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: client.upload(data, f"{name}-{i}.jpg", "image/jpeg"), range(count)))
+    assert all(sent.status_code < 300 for _, sent in results)
+    return [job_id for job_id, _ in results]
+
+
+def _wait_all(client, job_ids: list[str], timeout: float) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    pending, done = set(job_ids), {}
+    while pending and time.monotonic() < deadline:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for job in pool.map(client.job, sorted(pending)):
+                if job["status"] in ("COMPLETED", "FAILED"):
+                    done[job["job_id"]] = job
+                    pending.discard(job["job_id"])
+        if pending:
+            time.sleep(1)
+    return done
+
+
+def _executions(target) -> list[str]:
+    sfn = target.client("stepfunctions")
+    machine = target.manifest.state_machine_arn("pipeline", target.account)
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+    return [e["name"] for page in pages for e in page["executions"]]
+
+
+def _dead_letters(target) -> dict[str, int]:
+    from smmu_stack.dlq import dead_letter_queues
+
+    return {q.name: q.messages + q.in_flight for q in dead_letter_queues(target.client("sqs"))}
+
+
+def test_the_same_upload_event_twice_for_many_jobs_starts_exactly_one_execution_each(client, target):
+    job_ids = _upload_many(client, DUPLICATED_JOBS, "twice", images.jpeg(64, 48))
+    sqs = target.client("sqs")
+    queue = sqs.get_queue_url(QueueName=target.manifest.queues["jobs"]["name"])["QueueUrl"]
+    bucket = target.manifest.buckets["raw"]["name"]
+    # S3 sent one event per upload; this is the second, as an at-least-once delivery may bring it.
+    keys = [f"uploads/{job_id}/twice-{i}.jpg" for i, job_id in enumerate(job_ids)]
+    for start in range(0, len(keys), 10):
+        entries = [
+            {"Id": str(i), "MessageBody": _s3_event(bucket, key, 100)} for i, key in enumerate(keys[start : start + 10])
+        ]
+        sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+    done = _wait_all(client, job_ids, timeout=300)
+    assert len(done) == len(job_ids), f"{len(job_ids) - len(done)} jobs not terminal"
+    assert {job["status"] for job in done.values()} == {"COMPLETED"}
+    names = _executions(target)
+    assert sum(names.count(job_id) for job_id in job_ids) == len(job_ids)  # exactly one each
+    for job in done.values():
+        steps = [e["step"] for e in job["timeline"]]
+        assert steps.count("UploadReceived") == 1 and steps.count("Completed") == 1, steps
+
+
+def test_a_burst_of_small_image_jobs_all_complete_with_nothing_stuck_or_dead_lettered(client, target):
+    started = time.monotonic()
+    job_ids = _upload_many(client, BURST_JOBS, "burst", images.jpeg(48, 32))
+    done = _wait_all(client, job_ids, timeout=900)
+    elapsed = time.monotonic() - started
+    statuses = [job["status"] for job in done.values()]
+    print(f"burst: {len(job_ids)} jobs, {statuses.count('COMPLETED')} completed in {elapsed:.0f}s")
+    assert len(done) == len(job_ids), f"{len(job_ids) - len(done)} jobs stuck"
+    assert statuses.count("COMPLETED") == len(job_ids), [j["error"] for j in done.values() if j.get("error")][:5]
+    assert set(_dead_letters(target).values()) == {0}, _dead_letters(target)
