@@ -2,7 +2,8 @@
 # Static checks of the Terraform under infra/: formatting (terraform fmt) and a security scan (checkov).
 # Needs python3 (with venv) and terraform on PATH. checkov is installed into its own virtual environment
 # (.venv-infra) because its dependency pins clash with the project's. Exits non-zero on any failure.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "check-infra.sh: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
 
 CHECKOV_VERSION=${CHECKOV_VERSION:-3.3.30}
