@@ -35,8 +35,9 @@ ensure_system_packages() {
     exit 1
   fi
   echo "bootstrap: installing ${missing[*]} with apt-get"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Lock::Timeout: wait for another apt (an unattended upgrade, a parallel job) instead of failing at once.
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 [ "${SMMU_SKIP_SYSTEM_PACKAGES:-0}" = 1 ] || ensure_system_packages
 

@@ -22,8 +22,8 @@ if [ ! -f "$stamp" ]; then
     # Debian's python3 ships venv/ensurepip separately.
     echo "python3 has no venv module: installing python3-venv"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
