@@ -32,7 +32,7 @@ Components: main
 
 ONE_LINE = """\
 # deb http://commented.example.org/debian bookworm main
-deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] https://mirror.example.net/debian/ bookworm main
+deb [arch=amd64 signed-by=/usr/share/keyrings/debian.gpg] https://mirror.example.net/debian/ bookworm main
 deb http://security.debian.org/debian-security bookworm-security main
 """
 
