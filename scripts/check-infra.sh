@@ -51,8 +51,8 @@ if [ ! -f "$SCHEMA" ]; then
   if ! command -v npm >/dev/null; then
     echo "npm is missing: installing Debian's npm"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends npm >/dev/null
   fi
   started=$SECONDS
   tmp=$(mktemp -d)
