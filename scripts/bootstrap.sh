@@ -26,7 +26,7 @@ ensure_system_packages() {
     if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=sudo; else sudo=none; fi
   fi
   if ! command -v apt-get >/dev/null || [ "$sudo" = none ]; then
-    echo "smmu needs ${missing[*]}, which this machine lacks. Install it, then run this command again:" >&2
+    echo "smmu needs ${missing[*]}, which this machine lacks. Install them, then run this command again:" >&2
     if command -v apt-get >/dev/null; then
       echo "    sudo apt-get install ${missing[*]}" >&2
     else
