@@ -256,6 +256,7 @@ def _dead_letters(target) -> dict[str, int]:
     return {q.name: q.messages + q.in_flight for q in dead_letter_queues(target.client("sqs"))}
 
 
+@pytest.mark.timeout(600)
 def test_the_same_upload_event_twice_for_many_jobs_starts_exactly_one_execution_each(client, target):
     job_ids = _upload_many(client, DUPLICATED_JOBS, "twice", images.jpeg(64, 48))
     sqs = target.client("sqs")
@@ -278,6 +279,7 @@ def test_the_same_upload_event_twice_for_many_jobs_starts_exactly_one_execution_
         assert steps.count("UploadReceived") == 1 and steps.count("Completed") == 1, steps
 
 
+@pytest.mark.timeout(1200)
 def test_a_burst_of_small_image_jobs_all_complete_with_nothing_stuck_or_dead_lettered(client, target):
     started = time.monotonic()
     job_ids = _upload_many(client, BURST_JOBS, "burst", images.jpeg(48, 32))
