@@ -151,10 +151,13 @@ def _children(argv: list[str]) -> list[int]:
     return found
 
 
-def test_worker_killed_mid_task_is_failed_over_at_once_by_its_replacement(pipeline, state, tmp_path):
+def test_worker_killed_mid_task_is_failed_over_at_once_by_its_replacement(moto, state, tmp_path):
     """Workers sharing a scratch directory (one host): the replacement finds the dead worker's task and queues
     it again under its live token (no heartbeat timeout, no retry spent), and removes what the dead worker left.
     The dead worker's tool dies with it."""
+    # A heartbeat timeout longer than the replacement's start, even on a loaded machine: the takeover, not the
+    # timeout, must bring the task back.
+    pipeline = Pipeline(moto, "fake", heartbeat=60)
     seconds = f"3600.{os.getpid()}"
     job = pipeline.new_job(f"tool-hang-once:{seconds}".encode())
     scratch = tmp_path / "scratch"
@@ -245,10 +248,12 @@ def test_sigterm_past_the_grace_period_releases_the_task_to_another_worker(pipel
     try:
         execution = pipeline.start(job)
         wait_for(lambda: _started(state, job), 30, "the first worker never started the task")
+        # The second worker is already polling when the first lets go (its start-up is not part of the test).
+        second = pipeline.start_worker(FAKE, tmp_path / "second.log", FAKE_WORKER_STATE=str(state))
+        wait_for(lambda: "worker ready" in (tmp_path / "second.log").read_text(), 30, "the second worker never started")
         first.send_signal(signal.SIGTERM)
         assert first.wait(20) == 0
         assert "releasing it unanswered" in (tmp_path / "first.log").read_text()
-        second = pipeline.start_worker(FAKE, tmp_path / "second.log", FAKE_WORKER_STATE=str(state))
         described = pipeline.wait(execution)
     finally:
         if second is not None:
