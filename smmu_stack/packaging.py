@@ -16,6 +16,8 @@ from smmu_stack.manifest import REPO_ROOT, Manifest
 BUILD_DIR = REPO_ROOT / "build" / "lambda"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 LAYER_REQUIREMENTS = ("aws-lambda-powertools", "pydantic", "pydantic-settings", "filetype", "pillow")
+#: The project's one pinned dependency set: the layer gets the locked versions of these and of what they need.
+LOCK_FILE = REPO_ROOT / "requirements.lock"
 
 
 def package_files(manifest: Manifest) -> list[tuple[Path, str]]:
@@ -77,6 +79,8 @@ def build_dependency_layer(out_dir: Path = BUILD_DIR) -> Path:
             "3.11",
             "--only-binary=:all:",
             "--upgrade",
+            "--constraint",
+            str(LOCK_FILE),
             *LAYER_REQUIREMENTS,
         ],
         check=True,
