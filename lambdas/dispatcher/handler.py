@@ -17,7 +17,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def handle_record(record: SQSRecord) -> None:
     for upload in uploads_in(record.body):
-        dispatch_upload(upload["bucket"], upload["key"], upload["size"])
+        dispatch_upload(upload["bucket"], upload["key"], upload["size"], upload["etag"])
 
 
 @logger.inject_lambda_context

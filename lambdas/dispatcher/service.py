@@ -26,16 +26,19 @@ def uploads_in(message_body: str) -> list[dict[str, Any]]:
                 # S3 URL-encodes keys in events (spaces as '+').
                 "key": unquote_plus(s3["object"]["key"]),
                 "size": int(s3["object"].get("size", 0)),
+                "etag": str(s3["object"].get("eTag") or "").strip('"') or None,
             }
         )
     return uploads
 
 
-def dispatch_upload(bucket: str, key: str, size: int) -> str | None:
+def dispatch_upload(bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
     """Queue the job for an uploaded object and start its execution; returns the execution ARN if started.
 
     Idempotent: the execution is named after the job id, so a redelivered or duplicated event can never start a
-    second one, and the status write is conditional, so it never moves the job backwards.
+    second one, and the status write is conditional, so it never moves the job backwards. The upload's ETag is
+    pinned on the job: a later upload to the same key (the presigned POST is reusable until it expires) is
+    ignored with a timeline entry, and ValidateInput refuses an object that is not the pinned one.
     """
     job_id = job_id_from_upload_key(key)
     if job_id is None:
@@ -54,11 +57,22 @@ def dispatch_upload(bucket: str, key: str, size: int) -> str | None:
         job_id,
         JobStatus.QUEUED,
         entry=TimelineEntry(step="UploadReceived", outcome="info", detail=f"{size} bytes"),
-        fields={"uploaded_bytes": size, "execution_name": job_id},
+        fields={"uploaded_bytes": size, "execution_name": job_id, **({"upload_etag": etag} if etag else {})},
         remove=("expires_at",),
     )
     if not queued:
         current = repo.get(job_id)
+        if current is not None and etag and current.upload_etag and current.upload_etag != etag:
+            repo.record_step(
+                job_id,
+                TimelineEntry(
+                    step="UploadIgnored",
+                    outcome="info",
+                    detail=f"a later upload ({size} bytes) was ignored: the job keeps the file it accepted",
+                ),
+            )
+            logger.warning("later upload to a job's key ignored", status=current.status.value)
+            return None
         # QUEUED means an earlier delivery moved the job but may have failed before starting the execution.
         if current is None or current.status is not JobStatus.QUEUED:
             logger.info("duplicate upload event ignored", status=current.status.value if current else None)

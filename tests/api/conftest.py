@@ -12,7 +12,9 @@ def api(provisioned, monkeypatch):
         monkeypatch.setenv(name, value)
     get_api_settings.cache_clear()
     from api.main import create_app
+    from smmu.tenants import ApiKeyStore
 
-    with TestClient(create_app()) as client:
+    token, _ = ApiKeyStore(provisioned.environment["SMMU_API_KEYS_TABLE"]).create("api-tests", name="api tests")
+    with TestClient(create_app(), headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
     get_api_settings.cache_clear()

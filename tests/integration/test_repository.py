@@ -1,9 +1,10 @@
+import base64
 import time
 import uuid
 
 import pytest
 
-from smmu.jobs import JobStatus, TimelineEntry
+from smmu.jobs import DEFAULT_TENANT, JobStatus, TimelineEntry
 from smmu.repository import JobRepository
 from tests.conftest import make_job
 
@@ -41,7 +42,7 @@ def test_listing_newest_first_with_pages_and_status_filter(jobs):
     jobs.transition(created[1], JobStatus.FAILED)
     seen, cursor = [], None
     while True:
-        page, cursor = jobs.list(limit=2, cursor=cursor)
+        page, cursor = jobs.list(tenant_id=DEFAULT_TENANT, limit=2, cursor=cursor)
         seen += [j.job_id for j in page]
         if cursor is None:
             break
@@ -50,8 +51,28 @@ def test_listing_newest_first_with_pages_and_status_filter(jobs):
     failed, _ = jobs.list(status=JobStatus.FAILED, limit=100)
     assert created[1] in [j.job_id for j in failed]
     assert not {created[0], created[2]} & {j.job_id for j in failed}
+    mine_failed, _ = jobs.list(tenant_id=DEFAULT_TENANT, status=JobStatus.FAILED, limit=1)
+    assert [j.job_id for j in mine_failed] == [created[1]]
 
 
-def test_a_forged_cursor_is_refused(jobs):
+def test_listing_is_per_tenant(jobs):
+    other = make_job(jobs, tenant_id="someone-else")
+    assert other not in [j.job_id for j in jobs.list(tenant_id=DEFAULT_TENANT, limit=100)[0]]
+    assert [j.job_id for j in jobs.list(tenant_id="someone-else", limit=100)[0]] == [other]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "bm90LWEta2V5",
+        base64.urlsafe_b64encode(b'{"job_id": "x"}').decode(),
+        base64.urlsafe_b64encode(b'{"job_id": {"a": 1}, "created_at": "x"}').decode(),
+        base64.urlsafe_b64encode(b"null").decode(),
+        "",
+        base64.urlsafe_b64encode(b"[" * 600 + b"]" * 600).decode(),
+        base64.urlsafe_b64encode(b'{"job_id": "x", "created_at": "y", "listing": "TENANT#other"}').decode(),
+    ],
+)
+def test_a_forged_cursor_is_refused(jobs, cursor):
     with pytest.raises(ValueError, match="cursor"):
-        jobs.list(cursor="bm90LWEta2V5")
+        jobs.list(tenant_id=DEFAULT_TENANT, cursor=cursor or "e30=")
