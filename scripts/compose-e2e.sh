@@ -66,7 +66,7 @@ done
 export SMMU_API_URL=http://127.0.0.1:$SMMU_API_PORT
 # A fresh API key for this run: the provision service registers it for the dev tenant; the CLI and the e2e
 # suite send it (SMMU_API_KEY).
-SMMU_DEV_API_KEY=$(python3 -c 'import secrets; print("smmu_" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)) + "_" + secrets.token_urlsafe(32))')
+SMMU_DEV_API_KEY=$(python3 -c 'import secrets as s; print("smmu_" + s.token_hex(6) + "_" + s.token_urlsafe(32))')
 export SMMU_DEV_API_KEY SMMU_API_KEY=$SMMU_DEV_API_KEY
 stack_up=1
 docker compose up --wait --wait-timeout 300
