@@ -1,5 +1,6 @@
 """FastAPI dependencies, as ``Annotated`` aliases the routes declare."""
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import Caller, JwtVerifier, Unauthenticated, authenticate
 from api.core.config import ApiSettings, get_api_settings
 from api.storage import Presigner
+from smmu.jobs import isoformat, utcnow
 from smmu.quotas import LimitExceeded, UsageStore
 from smmu.repository import JobRepository, MediaRepository
 from smmu.tenants import ApiKeyStore
@@ -119,3 +121,24 @@ def get_caller(
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def admit_upload(
+    tenant_id: str, size_bytes: int, *, jobs: JobRepository, usage: UsageStore, settings: ApiSettings
+) -> None:
+    """The tenant's quotas for a new upload: active jobs, then the day's bytes (counted only if admitted)."""
+    now = utcnow()
+    active = jobs.count_active(tenant_id, now=isoformat(now), since=isoformat(now - timedelta(days=1)))
+    if active >= settings.quota_active_jobs:
+        raise too_many(
+            LimitExceeded(
+                "active_jobs",
+                f"active job quota reached: at most {settings.quota_active_jobs} jobs waiting for their upload or "
+                "being processed for this tenant",
+                retry_after=30,
+            )
+        )
+    try:
+        usage.reserve_bytes(tenant_id, size_bytes, settings.limits)
+    except LimitExceeded as exc:
+        raise too_many(exc) from exc

@@ -23,7 +23,7 @@ class LimitExceeded(Exception):
 
 
 @dataclass(frozen=True)
-class Limits:
+class TenantLimits:
     requests_per_window: int
     window_seconds: int
     bytes_per_day: int
@@ -55,7 +55,7 @@ class UsageStore:
             return False
         return True
 
-    def hit(self, tenant_id: str, limits: Limits, now: float | None = None) -> None:
+    def hit(self, tenant_id: str, limits: TenantLimits, now: float | None = None) -> None:
         """Count one request in the tenant's current window; LimitExceeded when the window is full."""
         now = time.time() if now is None else now
         window = int(now // limits.window_seconds)
@@ -68,7 +68,7 @@ class UsageStore:
                 retry_after=int(window_end - now + 0.999),
             )
 
-    def reserve_bytes(self, tenant_id: str, size: int, limits: Limits, now: datetime | None = None) -> None:
+    def reserve_bytes(self, tenant_id: str, size: int, limits: TenantLimits, now: datetime | None = None) -> None:
         """Count an upload's declared bytes against the tenant's daily quota (UTC days)."""
         now = now or datetime.now(UTC)
         day = now.strftime("%Y-%m-%d")

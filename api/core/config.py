@@ -4,7 +4,7 @@ from functools import lru_cache
 
 from pydantic import Field, field_validator
 
-from smmu.quotas import Limits
+from smmu.quotas import TenantLimits
 from smmu.settings import MIB, Settings
 
 
@@ -33,6 +33,15 @@ class ApiSettings(Settings):
     quota_bytes_per_day: int = Field(default=50 * 1024 * MIB, gt=0)
     quota_active_jobs: int = Field(default=200, gt=0)
 
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: list[str]) -> list[str]:
+        # A shared-secret or "none" algorithm would let anyone who knows the public key (or nobody) mint tokens.
+        refused = [a for a in algorithms if not a.startswith(("RS", "ES", "PS", "EdDSA"))]
+        if refused or not algorithms:
+            raise ValueError(f"only asymmetric JWT algorithms are accepted, not {refused or 'none'}")
+        return algorithms
+
     @field_validator("cors_origins")
     @classmethod
     def _no_wildcard(cls, origins: list[str]) -> list[str]:
@@ -41,8 +50,8 @@ class ApiSettings(Settings):
         return origins
 
     @property
-    def limits(self) -> Limits:
-        return Limits(
+    def limits(self) -> TenantLimits:
+        return TenantLimits(
             requests_per_window=self.rate_limit_requests,
             window_seconds=self.rate_limit_window_seconds,
             bytes_per_day=self.quota_bytes_per_day,

@@ -1,14 +1,12 @@
 import uuid
-from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import CallerDep, JobsDep, PresignerDep, SettingsDep, UsageDep, too_many
+from api.deps import CallerDep, JobsDep, PresignerDep, SettingsDep, UsageDep, admit_upload
 from api.schemas import Limits, UploadRequest, UploadResponse
-from smmu.jobs import isoformat, new_job, utcnow
+from smmu.jobs import new_job
 from smmu.keys import upload_key
 from smmu.media_types import ALLOWED_CONTENT_TYPES, canonical, is_allowed
-from smmu.quotas import LimitExceeded
 from smmu.validation import human_bytes
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
@@ -57,21 +55,7 @@ def create_upload(
             f"size_bytes {request.size_bytes} ({human_bytes(request.size_bytes)}) exceeds the upload limit of "
             f"{settings.max_upload_bytes} bytes ({human_bytes(settings.max_upload_bytes)})",
         )
-    now = utcnow()
-    active = jobs.count_active(caller.tenant_id, now=isoformat(now), since=isoformat(now - timedelta(days=1)))
-    if active >= settings.quota_active_jobs:
-        raise too_many(
-            LimitExceeded(
-                "active_jobs",
-                f"active job quota reached: at most {settings.quota_active_jobs} jobs waiting for their upload or "
-                "being processed for this tenant",
-                retry_after=30,
-            )
-        )
-    try:
-        usage.reserve_bytes(caller.tenant_id, request.size_bytes, settings.limits)
-    except LimitExceeded as exc:
-        raise too_many(exc) from exc
+    admit_upload(caller.tenant_id, request.size_bytes, jobs=jobs, usage=usage, settings=settings)
     content_type = canonical(request.content_type)
     job_id = str(uuid.uuid4())
     key = upload_key(caller.tenant_id, job_id, request.filename)
