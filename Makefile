@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make dev` runs the system, `make test` runs the tests.
-.PHONY: dev test lint bench package clean
+.PHONY: dev test lint typecheck bench package clean
 
 VENV := .venv/bin
 
@@ -11,11 +11,16 @@ test:
 	@scripts/bootstrap.sh
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/mypy
 	$(VENV)/pytest
 
 lint:
 	@scripts/bootstrap.sh
 	$(VENV)/ruff check . && $(VENV)/ruff format --check .
+
+typecheck:
+	@scripts/bootstrap.sh
+	$(VENV)/mypy
 
 bench:
 	@scripts/bootstrap.sh

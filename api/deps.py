@@ -10,20 +10,22 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import Caller, JwtVerifier, Unauthenticated, authenticate
 from api.core.config import ApiSettings, get_api_settings
 from api.storage import Presigner
+from smmu import aws
 from smmu.jobs import isoformat, utcnow
+from smmu.ports import JobStore, MediaStore
 from smmu.quotas import LimitExceeded, UsageStore
 from smmu.repository import JobRepository, MediaRepository
 from smmu.tenants import ApiKeyStore
 
 
 @lru_cache
-def _jobs(table: str) -> JobRepository:
-    return JobRepository(table)
+def _jobs(table: str) -> JobStore:
+    return JobRepository(table, aws.client("dynamodb"))
 
 
 @lru_cache
-def _media(table: str) -> MediaRepository:
-    return MediaRepository(table)
+def _media(table: str) -> MediaStore:
+    return MediaRepository(table, aws.client("dynamodb"))
 
 
 @lru_cache
@@ -33,22 +35,22 @@ def _presigner(endpoint: str | None, region: str) -> Presigner:
 
 @lru_cache
 def _keys(table: str) -> ApiKeyStore:
-    return ApiKeyStore(table)
+    return ApiKeyStore(table, aws.client("dynamodb"))
 
 
 @lru_cache
 def _usage(table: str) -> UsageStore:
-    return UsageStore(table)
+    return UsageStore(table, aws.client("dynamodb"))
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 
 
-def get_jobs(settings: SettingsDep) -> JobRepository:
+def get_jobs(settings: SettingsDep) -> JobStore:
     return _jobs(settings.jobs_table)
 
 
-def get_media(settings: SettingsDep) -> MediaRepository:
+def get_media(settings: SettingsDep) -> MediaStore:
     return _media(settings.media_table)
 
 
@@ -76,8 +78,8 @@ def get_jwt_verifier(settings: SettingsDep) -> JwtVerifier | None:
     )
 
 
-JobsDep = Annotated[JobRepository, Depends(get_jobs)]
-MediaDep = Annotated[MediaRepository, Depends(get_media)]
+JobsDep = Annotated[JobStore, Depends(get_jobs)]
+MediaDep = Annotated[MediaStore, Depends(get_media)]
 PresignerDep = Annotated[Presigner, Depends(get_presigner)]
 KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
 UsageDep = Annotated[UsageStore, Depends(get_usage)]
@@ -123,9 +125,7 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def admit_upload(
-    tenant_id: str, size_bytes: int, *, jobs: JobRepository, usage: UsageStore, settings: ApiSettings
-) -> None:
+def admit_upload(tenant_id: str, size_bytes: int, *, jobs: JobStore, usage: UsageStore, settings: ApiSettings) -> None:
     """The tenant's quotas for a new upload: active jobs, then the day's bytes (counted only if admitted)."""
     now = utcnow()
     active = jobs.count_active(tenant_id, now=isoformat(now), since=isoformat(now - timedelta(days=1)))

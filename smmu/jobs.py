@@ -3,11 +3,14 @@
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from smmu.errors import code_for
+
+if TYPE_CHECKING:
+    from smmu.ports import JobStore
 
 
 class JobStatus(StrEnum):
@@ -63,16 +66,24 @@ class JobError(BaseModel):
     message: str
 
 
-class Output(BaseModel):
-    kind: str
-    key: str
-    content_type: str
-    size_bytes: int
+class MediaFacts(BaseModel):
+    """What an output file is, as media: pictures have a size, audio and video a length and a bit rate."""
+
     width: int | None = None
     height: int | None = None
     #: Audio and video outputs: their length and overall bit rate (bits per second).
     duration_seconds: float | None = None
     bitrate: int | None = None
+
+    def facts(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in MediaFacts.model_fields}
+
+
+class Output(MediaFacts):
+    kind: str
+    key: str
+    content_type: str
+    size_bytes: int
 
 
 #: The tenant of jobs written before tenants existed, and of make-believe jobs in tests.
@@ -142,20 +153,30 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def job_error_from_step_functions(step: str, error: dict[str, Any]) -> JobError:
-    """Turn a Step Functions Catch result ({"Error", "Cause"}) into the reason a client reads.
+def job_error_from_step_functions(step: str, error_name: str | None, cause: str | None) -> JobError:
+    """Turn a Step Functions Catch result (its ``Error`` and ``Cause``) into the reason a client reads.
 
     A Lambda exception's Cause is JSON with errorType/errorMessage; a timeout's Cause is plain text.
     """
-    name = str(error.get("Error") or "Unknown")
-    cause = error.get("Cause") or ""
-    message = cause
-    if isinstance(cause, str) and cause.startswith("{"):
+    name = error_name or "Unknown"
+    message = cause or ""
+    if message.startswith("{"):
         try:
-            parsed = json.loads(cause)
-            message = parsed.get("errorMessage") or parsed.get("errorType") or cause
+            parsed = json.loads(message)
+            message = parsed.get("errorMessage") or parsed.get("errorType") or message
         except json.JSONDecodeError:
             pass
     if not message:
         message = name
     return JobError(step=step, code=code_for(name), message=f"{step} failed: {message}")
+
+
+def fail_job(jobs: "JobStore", job_id: str, error: JobError, *, timeline_step: str) -> bool:
+    """Move a job to FAILED with ``error`` as its reason; False if its status does not allow it (it has ended)."""
+    return jobs.transition(
+        job_id,
+        JobStatus.FAILED,
+        entry=TimelineEntry(step=timeline_step, outcome="info", detail=error.message),
+        fields={"error": dump(error), "completed_at": now_iso()},
+        remove=("expires_at",),
+    )

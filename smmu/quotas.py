@@ -8,9 +8,10 @@ can never both take the last unit. Items carry a TTL and expire after their wind
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from smmu import aws
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class LimitExceeded(Exception):
@@ -31,9 +32,9 @@ class TenantLimits:
 
 
 class UsageStore:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, client: "DynamoDBClient") -> None:
         self.table_name = table_name
-        self._db = dynamodb or aws.client("dynamodb")
+        self._db = client
 
     def _take(self, counter_id: str, amount: int, limit: int, expires_at: int) -> bool:
         """Add ``amount`` to the counter unless the total would pass ``limit``; whether it was added."""

@@ -1,14 +1,20 @@
-"""DynamoDB adapters for jobs and media metadata (the only module that knows the tables' layout)."""
+"""DynamoDB adapters of the ``JobStore`` and ``MediaStore`` ports (the only module that knows the tables' layout).
+
+Each takes its boto3 client: the caller decides where it points (``smmu.aws.client`` in every deployment).
+"""
 
 import base64
 import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from smmu import aws
 from smmu.jobs import Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.ports import JobAlreadyExistsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 #: Every job carries its tenant's listing partition, so one index lists a tenant's jobs newest first.
 LISTING_PREFIX = "TENANT#"
@@ -22,7 +28,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-def _to_dynamo(value: Any) -> dict[str, Any]:
+def _to_dynamo(value: Any) -> Any:  # Any: the stubs' attribute-value type is private to them
     # DynamoDB has no float type: numbers travel as Decimal.
     return _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal))
 
@@ -68,14 +74,17 @@ def decode_cursor(cursor: str) -> dict[str, str]:
 
 
 class JobRepository:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, client: "DynamoDBClient") -> None:
         self.table_name = table_name
-        self._db = aws.client("dynamodb")
+        self._db = client
 
     def create(self, job: Job) -> None:
         item = {k: _to_dynamo(v) for k, v in dump(job).items()}
         item["listing"] = {"S": listing_partition(job.tenant_id)}
-        self._db.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)")
+        try:
+            self._db.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)")
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            raise JobAlreadyExistsError(f"job {job.job_id} already exists") from exc
 
     def get(self, job_id: str) -> Job | None:
         resp = self._db.get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
@@ -232,9 +241,9 @@ class JobRepository:
 class MediaRepository:
     """Per-job media metadata (dimensions, format, EXIF, streams), one item per job."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, client: "DynamoDBClient") -> None:
         self.table_name = table_name
-        self._db = aws.client("dynamodb")
+        self._db = client
 
     def put(self, job_id: str, media_type: str, metadata: dict[str, Any]) -> None:
         item = {"job_id": job_id, "media_type": media_type, "updated_at": now_iso(), "metadata": metadata}

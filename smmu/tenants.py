@@ -8,13 +8,15 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from smmu import aws
 from smmu.jobs import now_iso
 from smmu.keys import is_tenant_id
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 TOKEN_PREFIX = "smmu_"
 _TOKEN = re.compile(r"^smmu_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
@@ -46,9 +48,9 @@ def parse_token(token: str) -> tuple[str, str] | None:
 class ApiKeyStore:
     """DynamoDB adapter for the API keys table (hash key ``key_id``)."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, client: "DynamoDBClient") -> None:
         self.table_name = table_name
-        self._db = dynamodb or aws.client("dynamodb")
+        self._db = client
 
     def create(self, tenant_id: str, name: str = "", token: str | None = None) -> tuple[str, ApiKey]:
         """Store a new key for the tenant (a given ``token``, e.g. a compose stack's dev key, or a fresh one) and

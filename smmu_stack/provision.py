@@ -50,7 +50,7 @@ class Provisioner:
         self.dependency_layer = dependency_layer
         session = boto3.session.Session(region_name=region)
         config = Config(retries={"mode": "standard", "max_attempts": 5}, s3={"addressing_style": "path"})
-        self._client = lambda service: session.client(service, endpoint_url=endpoint_url, config=config)
+        self._session, self._endpoint_url, self._config = session, endpoint_url, config
         self.s3 = self._client("s3")
         self.sqs = self._client("sqs")
         self.dynamodb = self._client("dynamodb")
@@ -59,6 +59,10 @@ class Provisioner:
         self.sfn = self._client("stepfunctions")
         account_id = self._client("sts").get_caller_identity()["Account"]
         self.result = Provisioned(Account(account_id, region), manifest.environment(Account(account_id, region)))
+
+    def _client(self, service: str) -> Any:
+        session: Any = self._session  # Any: the service is named at run time
+        return session.client(service, endpoint_url=self._endpoint_url, config=self._config)
 
     def apply(self) -> Provisioned:
         started = time.perf_counter()

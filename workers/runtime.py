@@ -23,7 +23,6 @@ outright (SIGKILL) stops heartbeating: the task state's heartbeat times out and 
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import tempfile
@@ -33,20 +32,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from smmu import aws
+from smmu.contracts import WorkerResult, WorkerTask
 from smmu.errors import BadInputError, ObjectMissingError
-from smmu.jobs import Output, TimelineEntry, dump
+from smmu.jobs import MediaFacts, Output, TimelineEntry
 from smmu.keys import output_key
 from smmu.settings import get_settings
 from workers import process
 from workers.errors import TaskCancelled, WorkerError
 from workers.logs import logger as make_logger
 from workers.settings import RuntimeSettings, queue_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 #: Error codes Step Functions answers when the token can no longer be answered: nothing to retry.
 TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -67,39 +70,32 @@ class Task:
     receive_count: int = 1
 
     @classmethod
-    def from_message(cls, message: dict[str, Any]) -> Task:
-        body = json.loads(message["Body"])
-        missing = [name for name in ("task_token", "job_id", "bucket", "key") if not body.get(name)]
-        if missing:
-            raise ValueError(f"task message lacks {', '.join(missing)}")
+    def from_message(cls, message: MessageTypeDef) -> Task:
+        """The task in an SQS message; ValueError (pydantic's ValidationError) if the body is not a WorkerTask."""
+        body = WorkerTask.model_validate_json(message["Body"])
         return cls(
-            token=body["task_token"],
-            job_id=str(body["job_id"]),
-            bucket=str(body["bucket"]),
-            key=str(body["key"]),
-            media_type=body.get("media_type"),
+            token=body.task_token,
+            job_id=body.job_id,
+            bucket=body.bucket,
+            key=body.key,
+            media_type=body.media_type,
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
             receive_count=int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1)),
         )
 
 
-@dataclass
-class Artifact:
+class Artifact(MediaFacts):
     """A file the handler made. ``name`` is its key below the worker's prefix (``video/720p.mp4``).
 
-    Files with a ``kind`` are listed in the task's outputs; files without one (HLS segments) are uploaded
-    but only reachable through a listed file that references them.
+    Files with a ``kind`` are listed in the task's outputs (as ``smmu.jobs.Output``, with the facts given here);
+    files without one (HLS segments) are uploaded but only reachable through a listed file that references them.
     """
 
     path: Path
     name: str
     content_type: str
     kind: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration_seconds: float | None = None
-    bitrate: int | None = None
 
 
 @dataclass
@@ -259,7 +255,7 @@ class WorkerRuntime:
         self.log.info("worker stopped", tasks=self.tasks_done)
         return 0
 
-    def handle_message(self, message: dict[str, Any], handler: Handler) -> None:
+    def handle_message(self, message: MessageTypeDef, handler: Handler) -> None:
         try:
             task = Task.from_message(message)
         except (ValueError, KeyError, TypeError) as exc:
@@ -322,7 +318,7 @@ class WorkerRuntime:
             if error is None:
                 self._answer(task, success=outcome["output"])
                 self._record(task, "succeeded", elapsed_ms, None)
-                log.info("task succeeded", duration_ms=elapsed_ms, outputs=len(outcome["output"]["outputs"]))
+                log.info("task succeeded", duration_ms=elapsed_ms, outputs=len(outcome["output"].outputs))
             else:
                 name = type(error).__name__ if isinstance(error, BadInputError | WorkerError) else "WorkerError"
                 cause = str(error) or name
@@ -358,7 +354,9 @@ class WorkerRuntime:
             result = handler(ctx)
             ctx.check()
             outputs = self._publish(task, result.artifacts, cancelled)
-            outcome["output"] = {"job_id": task.job_id, "worker": self.spec.name, "outputs": outputs, **result.result}
+            outcome["output"] = WorkerResult(
+                job_id=task.job_id, worker=self.spec.name, outputs=outputs, **result.result
+            )
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -373,11 +371,11 @@ class WorkerRuntime:
     def prefix(self, job_id: str) -> str:
         return output_key(job_id, self.spec.name) + "/"
 
-    def _publish(self, task: Task, artifacts: list[Artifact], cancelled: threading.Event) -> list[dict[str, Any]]:
+    def _publish(self, task: Task, artifacts: list[Artifact], cancelled: threading.Event) -> list[Output]:
         """Upload every artifact to its deterministic key, then remove what an earlier attempt left behind."""
         bucket = get_settings().processed_bucket
         written: set[str] = set()
-        outputs = []
+        outputs: list[Output] = []
         for artifact in artifacts:
             if cancelled.is_set():
                 raise TaskCancelled("cancelled while uploading")
@@ -387,17 +385,15 @@ class WorkerRuntime:
             )
             written.add(key)
             if artifact.kind:
-                output = Output(
-                    kind=artifact.kind,
-                    key=key,
-                    content_type=artifact.content_type,
-                    size_bytes=artifact.path.stat().st_size,
-                    width=artifact.width,
-                    height=artifact.height,
-                    duration_seconds=artifact.duration_seconds,
-                    bitrate=artifact.bitrate,
+                outputs.append(
+                    Output(
+                        kind=artifact.kind,
+                        key=key,
+                        content_type=artifact.content_type,
+                        size_bytes=artifact.path.stat().st_size,
+                        **artifact.facts(),
+                    )
                 )
-                outputs.append(dump(output))
         removed = remove_stale(self.s3, bucket, self.prefix(task.job_id), written)
         if removed:
             self.log.info("removed outputs of an earlier attempt", count=len(removed))
@@ -405,12 +401,13 @@ class WorkerRuntime:
 
     # -- answering ---------------------------------------------------------------------------------------
     def _answer(
-        self, task: Task, *, success: dict[str, Any] | None = None, failure: tuple[str, str] | None = None
+        self, task: Task, *, success: WorkerResult | None = None, failure: tuple[str, str] | None = None
     ) -> None:
         try:
-            if failure is None:
-                self.sfn.send_task_success(taskToken=task.token, output=json.dumps(success))
+            if success is not None:
+                self.sfn.send_task_success(taskToken=task.token, output=success.model_dump_json(exclude_none=True))
             else:
+                assert failure is not None, "an answer is a success or a failure"
                 self.sfn.send_task_failure(
                     taskToken=task.token,
                     error=_truncate(failure[0], MAX_ERROR_CHARS),
@@ -421,7 +418,7 @@ class WorkerRuntime:
                 self.log.warning("task token is no longer valid; the answer was not delivered", error=_code(exc))
                 self._delete(task.receipt_handle)
                 return
-            if _code(exc) == "InvalidOutput" and failure is None:
+            if _code(exc) == "InvalidOutput" and success is not None:
                 # Doing the work again would make the same output: fail the task instead of looping.
                 self.log.error("Step Functions refused the task's output", error=_code(exc))
                 self._answer(task, failure=("WorkerError", f"the task's result was refused: {exc}"))
@@ -449,15 +446,17 @@ class WorkerRuntime:
         except Exception:
             self.log.exception("could not release the message")
 
-    def _record(self, task: Task, outcome: str, duration_ms: float, detail: str | None) -> None:
+    def _record(
+        self, task: Task, outcome: Literal["succeeded", "failed"], duration_ms: float, detail: str | None
+    ) -> None:
         if not self.settings.record_timeline:
             return
         # The timeline is for people; failing to write it must not change the task's outcome.
         try:
             from smmu.repository import JobRepository
 
-            entry = TimelineEntry(step=self.spec.step, outcome=outcome, duration_ms=duration_ms, detail=detail)  # type: ignore[arg-type]
-            JobRepository(get_settings().jobs_table).record_step(task.job_id, entry)
+            entry = TimelineEntry(step=self.spec.step, outcome=outcome, duration_ms=duration_ms, detail=detail)
+            JobRepository(get_settings().jobs_table, aws.client("dynamodb")).record_step(task.job_id, entry)
         except Exception:
             self.log.exception("could not record the step in the job's timeline")
 

@@ -37,4 +37,4 @@ class QueueSettings(BaseSettings):
 
 
 def queue_settings(worker: str) -> QueueSettings:
-    return QueueSettings(_env_prefix=f"SMMU_{worker.upper()}_")  # type: ignore[call-arg]
+    return QueueSettings(_env_prefix=f"SMMU_{worker.upper()}_")

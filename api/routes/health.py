@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from fastapi import APIRouter, Response, status
 
 from api.deps import SettingsDep
@@ -11,10 +13,11 @@ router = APIRouter(tags=["health"])
 def healthz(settings: SettingsDep, response: Response) -> Health:
     """Ready when the jobs table and the upload bucket answer."""
     checks: dict[str, str] = {}
-    for name, probe in (
+    probes: tuple[tuple[str, Callable[[], object]], ...] = (
         ("jobs_table", lambda: aws.client("dynamodb").describe_table(TableName=settings.jobs_table)),
         ("raw_bucket", lambda: aws.client("s3").head_bucket(Bucket=settings.raw_bucket)),
-    ):
+    )
+    for name, probe in probes:
         try:
             probe()
             checks[name] = "ok"

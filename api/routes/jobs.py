@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
@@ -8,7 +8,7 @@ from api.schemas import JobPage, JobSummary, JobView, OutputView
 from smmu.jobs import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-UNAUTHORIZED = {401: {"description": "No credential, or one that is not valid"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No credential, or one that is not valid"}}
 
 
 @router.get("", response_model=JobPage, responses=UNAUTHORIZED)

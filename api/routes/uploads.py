@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
@@ -10,8 +11,10 @@ from smmu.media_types import ALLOWED_CONTENT_TYPES, canonical, is_allowed
 from smmu.validation import human_bytes
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
-UNAUTHORIZED = {401: {"description": "No credential, or one that is not valid"}}
-LIMITED = {429: {"description": "A rate limit or quota of the caller's tenant; see Retry-After"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No credential, or one that is not valid"}}
+LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "A rate limit or quota of the caller's tenant; see Retry-After"}
+}
 
 
 @router.get("/limits", response_model=Limits, responses=UNAUTHORIZED)

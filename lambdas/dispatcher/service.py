@@ -1,38 +1,13 @@
 """Turn an S3 ObjectCreated event for an upload into a QUEUED job and one Step Functions execution."""
 
-import json
-from typing import Any
-from urllib.parse import unquote_plus
-
 from lambdas.shared.context import jobs, logger
 from lambdas.shared.pipeline import start_pipeline
+from smmu.contracts import Upload
 from smmu.jobs import JobStatus, TimelineEntry
 from smmu.keys import job_id_from_upload_key
 
 
-def uploads_in(message_body: str) -> list[dict[str, Any]]:
-    """The (bucket, key, size) of each object-created record in an S3 notification message."""
-    body = json.loads(message_body)
-    if body.get("Event") == "s3:TestEvent":  # sent once when the notification is configured
-        return []
-    uploads = []
-    for record in body.get("Records", []):
-        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
-            continue
-        s3 = record["s3"]
-        uploads.append(
-            {
-                "bucket": s3["bucket"]["name"],
-                # S3 URL-encodes keys in events (spaces as '+').
-                "key": unquote_plus(s3["object"]["key"]),
-                "size": int(s3["object"].get("size", 0)),
-                "etag": str(s3["object"].get("eTag") or "").strip('"') or None,
-            }
-        )
-    return uploads
-
-
-def dispatch_upload(bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
+def dispatch_upload(upload: Upload) -> str | None:
     """Queue the job for an uploaded object and start its execution; returns the execution ARN if started.
 
     Idempotent: the execution is named after the job id, so a redelivered or duplicated event can never start a
@@ -40,6 +15,7 @@ def dispatch_upload(bucket: str, key: str, size: int, etag: str | None = None) -
     pinned on the job: a later upload to the same key (the presigned POST is reusable until it expires) is
     ignored with a timeline entry, and ValidateInput refuses an object that is not the pinned one.
     """
+    bucket, key, size, etag = upload.bucket, upload.key, upload.size, upload.etag
     job_id = job_id_from_upload_key(key)
     if job_id is None:
         logger.warning("object outside the upload key scheme ignored", bucket=bucket, key=key)

@@ -2,7 +2,6 @@
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -10,23 +9,24 @@ from lambdas.process_image.thumbnails import describe, make_thumbnails, open_ima
 from lambdas.shared.context import logger, media, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
-from smmu.jobs import Output, dump
+from smmu.contracts import ObjectStep, ProcessImageResult
+from smmu.jobs import Output
 from smmu.keys import output_key
 
 
 @logger.inject_lambda_context
 @pipeline_step("ProcessImage")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    job_id = event["job_id"]
+def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageResult:
+    job_id = event.job_id
     config = settings()
     s3 = aws.client("s3")
     with tempfile.TemporaryDirectory() as workdir:
         source = Path(workdir) / "source"
-        s3.download_file(event["bucket"], event["key"], str(source))
+        s3.download_file(event.bucket, event.key, str(source))
         with open_image(source, config.max_image_pixels) as image:
             metadata = describe(image)
             renditions = make_thumbnails(image, config.thumbnail_widths)
-    outputs = []
+    outputs: list[Output] = []
     for rendition in renditions:
         key = output_key(job_id, "thumbnails", f"w{rendition.width}.{rendition.extension}")
         s3.put_object(Bucket=config.processed_bucket, Key=key, Body=rendition.data, ContentType=rendition.content_type)
@@ -38,7 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             width=rendition.width,
             height=rendition.height,
         )
-        outputs.append(dump(output))
+        outputs.append(output)
     media().put(job_id, "image", metadata)
     logger.info("thumbnails written", count=len(outputs))
-    return {"outputs": outputs}
+    return ProcessImageResult(outputs=outputs)

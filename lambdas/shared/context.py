@@ -1,13 +1,30 @@
-"""What every function needs: settings, logger, repositories. Built once per execution environment."""
+"""What every function needs: settings, logger and the ports' adapters, built once per execution environment.
 
+Unit tests install in-memory fakes instead (``install``); every deployment uses the AWS adapters.
+"""
+
+from dataclasses import dataclass
 from functools import cache
 
 from aws_lambda_powertools import Logger
 
+from smmu import aws
+from smmu.ports import JobStore, MediaStore, Workflows
 from smmu.repository import JobRepository, MediaRepository
 from smmu.settings import Settings, get_settings
+from smmu.workflow import StepFunctionsWorkflows
 
 logger = Logger()
+
+
+@dataclass(frozen=True)
+class Adapters:
+    jobs: JobStore
+    media: MediaStore
+    workflows: Workflows
+
+
+_installed: Adapters | None = None
 
 
 def settings() -> Settings:
@@ -15,10 +32,32 @@ def settings() -> Settings:
 
 
 @cache
-def jobs() -> JobRepository:
-    return JobRepository(get_settings().jobs_table)
+def _aws_adapters() -> Adapters:
+    config = get_settings()
+    return Adapters(
+        jobs=JobRepository(config.jobs_table, aws.client("dynamodb")),
+        media=MediaRepository(config.media_table, aws.client("dynamodb")),
+        workflows=StepFunctionsWorkflows(config.state_machine_arn, aws.client("stepfunctions")),
+    )
 
 
-@cache
-def media() -> MediaRepository:
-    return MediaRepository(get_settings().media_table)
+def adapters() -> Adapters:
+    return _installed or _aws_adapters()
+
+
+def install(replacement: Adapters | None) -> None:
+    """Use ``replacement`` instead of the AWS adapters (None: back to AWS)."""
+    global _installed
+    _installed = replacement
+
+
+def jobs() -> JobStore:
+    return adapters().jobs
+
+
+def media() -> MediaStore:
+    return adapters().media
+
+
+def workflows() -> Workflows:
+    return adapters().workflows

@@ -1,25 +1,24 @@
 """ValidateInput: the uploaded object exists, is not empty and keeps to the size and type declared."""
 
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from lambdas.shared.context import jobs, logger, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
+from smmu.contracts import ObjectStep, ValidateInputResult
 from smmu.errors import JobNotFoundError, ObjectMissingError, UploadChangedError
 from smmu.validation import check_uploaded_object
 
 
 @logger.inject_lambda_context
 @pipeline_step("ValidateInput")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    job = jobs().get(event["job_id"])
+def lambda_handler(event: ObjectStep, context: LambdaContext) -> ValidateInputResult:
+    job = jobs().get(event.job_id)
     if job is None:
-        raise JobNotFoundError(f"job {event['job_id']} does not exist")
+        raise JobNotFoundError(f"job {event.job_id} does not exist")
     try:
-        head = aws.client("s3").head_object(Bucket=event["bucket"], Key=event["key"])
+        head = aws.client("s3").head_object(Bucket=event.bucket, Key=event.key)
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             raise ObjectMissingError("the uploaded file is no longer in the upload bucket") from exc
@@ -34,4 +33,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stored_content_type=head.get("ContentType"),
         declared_content_type=job.content_type,
     )
-    return {"size_bytes": size}
+    return ValidateInputResult(size_bytes=size)

@@ -45,7 +45,8 @@ def _patch_moto(executor: LambdaExecutor) -> None:
         payload, error = executor.invoke(spec, function.code_bytes, event if event is not None else {})
         return payload, error, ""
 
-    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+    # Replacing a method of moto's class on purpose (its private invoke; moto is pinned for it).
+    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign, assignment]
     # moto would invoke mapped functions inside SendMessage, per message, ignoring batchItemFailures;
     # mappings written here vanish, and SqsEventSource pollers deliver instead.
     Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore[assignment]
@@ -82,9 +83,10 @@ def _speed_up_step_functions() -> None:
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    if not hasattr(json_path.parse, "cache_info"):
-        json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
-        result_path.parse = functools.lru_cache(maxsize=4096)(result_path.parse)
+    # Wrapping functions the modules import from elsewhere, in their namespace, is the point: hence attr-defined.
+    if not hasattr(json_path.parse, "cache_info"):  # type: ignore[attr-defined]
+        json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)  # type: ignore[attr-defined]
+        result_path.parse = functools.lru_cache(maxsize=4096)(result_path.parse)  # type: ignore[attr-defined]
 
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory  # noqa: F401

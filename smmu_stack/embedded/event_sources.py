@@ -10,15 +10,18 @@ that keeps failing to its dead-letter queue.
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
 log = logging.getLogger("smmu.event_sources")
 
 
-def _records(messages: list[dict[str, Any]], queue_arn: str, region: str) -> list[dict[str, Any]]:
+def _records(messages: list["MessageTypeDef"], queue_arn: str, region: str) -> list[dict[str, Any]]:
     return [
         {
             "messageId": m["MessageId"],

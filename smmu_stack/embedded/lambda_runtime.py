@@ -57,6 +57,7 @@ def main() -> None:
         if init_error is not None:
             answer = {"error": True, "payload": init_error}
         else:
+            assert handler is not None, "imported when there is no init error"
             context = LambdaContext(request["request_id"], request["deadline"])
             try:
                 answer = {"error": False, "payload": handler(request["event"], context)}

@@ -30,7 +30,7 @@ def _wait_execution(sfn, arn, timeout=30):
 
 
 def test_stuck_jobs_are_restarted_or_failed(aws, provisioned):
-    jobs = JobRepository(provisioned.environment["SMMU_JOBS_TABLE"])
+    jobs = JobRepository(provisioned.environment["SMMU_JOBS_TABLE"], aws("dynamodb"))
     machine = provisioned.state_machine_arns["pipeline"]
     sfn = aws("stepfunctions")
     queued_without_execution = make_job(jobs, JobStatus.QUEUED)

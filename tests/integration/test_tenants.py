@@ -4,24 +4,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from smmu.jobs import JobStatus, isoformat, utcnow
 from smmu.quotas import LimitExceeded, TenantLimits, UsageStore
-from smmu.repository import JobRepository
 from smmu.tenants import ApiKeyStore, parse_token
-from tests.conftest import make_job
 
 pytestmark = pytest.mark.integration
 LIMITS = TenantLimits(requests_per_window=3, window_seconds=10, bytes_per_day=1000, active_jobs=2)
 
 
 @pytest.fixture
-def keys(provisioned) -> ApiKeyStore:
-    return ApiKeyStore(provisioned.environment["SMMU_API_KEYS_TABLE"])
+def keys(provisioned, aws) -> ApiKeyStore:
+    return ApiKeyStore(provisioned.environment["SMMU_API_KEYS_TABLE"], aws("dynamodb"))
 
 
 @pytest.fixture
-def usage(provisioned) -> UsageStore:
-    return UsageStore(provisioned.environment["SMMU_USAGE_TABLE"])
+def usage(provisioned, aws) -> UsageStore:
+    return UsageStore(provisioned.environment["SMMU_USAGE_TABLE"], aws("dynamodb"))
 
 
 def test_a_key_authenticates_its_tenant_until_revoked(keys, aws, provisioned):
@@ -64,14 +61,3 @@ def test_daily_bytes_are_counted_per_utc_day(usage):
     assert refused.value.limit == "bytes_per_day" and refused.value.retry_after == 3600
     usage.reserve_bytes("bytes-t", 400, LIMITS, now=day)  # exactly the limit
     usage.reserve_bytes("bytes-t", 1000, LIMITS, now=datetime(2026, 6, 2, 0, 1, tzinfo=UTC))
-
-
-def test_active_jobs_count_pending_queued_and_running(provisioned):
-    jobs = JobRepository(provisioned.environment["SMMU_JOBS_TABLE"])
-    for status in (None, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED):
-        make_job(jobs, status=status, tenant_id="count-t")
-    now = utcnow()
-    assert jobs.count_active("count-t", now=isoformat(now), since="2000-01-01T00:00:00.000Z") == 3
-    # A pending job whose upload URL has expired can no longer start work.
-    later = isoformat(datetime(2999, 1, 1, tzinfo=UTC))
-    assert jobs.count_active("count-t", now=later, since="2000-01-01T00:00:00.000Z") == 2

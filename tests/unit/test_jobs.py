@@ -35,17 +35,17 @@ def test_any_active_status_can_fail():
 
 def test_lambda_error_becomes_a_readable_reason():
     cause = json.dumps({"errorType": "EmptyObjectError", "errorMessage": "the uploaded file is empty (0 bytes)"})
-    error = job_error_from_step_functions("ValidateInput", {"Error": "EmptyObjectError", "Cause": cause})
+    error = job_error_from_step_functions("ValidateInput", "EmptyObjectError", cause)
     assert error.step == "ValidateInput"
     assert error.code == "EMPTY_FILE"
     assert error.message == "ValidateInput failed: the uploaded file is empty (0 bytes)"
 
 
 def test_timeout_and_unknown_errors():
-    timeout = job_error_from_step_functions("ProcessImage", {"Error": "States.Timeout", "Cause": ""})
+    timeout = job_error_from_step_functions("ProcessImage", "States.Timeout", "")
     assert timeout.code == "STEP_TIMEOUT"
     assert "States.Timeout" in timeout.message
-    crash = job_error_from_step_functions("ProcessImage", {"Error": "KeyError", "Cause": "{not json"})
+    crash = job_error_from_step_functions("ProcessImage", "KeyError", "{not json")
     assert crash.code == "INTERNAL_ERROR"
 
 

@@ -233,10 +233,12 @@ def load() -> Callable[[TaskContext], WorkResult]:
         artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, settings)
         media_type = "video" if media["has_video"] else "audio"
         if settings.write_media_table:
+            from smmu import aws
             from smmu.repository import MediaRepository
             from smmu.settings import get_settings
 
-            MediaRepository(get_settings().media_table).put(ctx.task.job_id, media_type, media)
+            store = MediaRepository(get_settings().media_table, aws.client("dynamodb"))
+            store.put(ctx.task.job_id, media_type, media)
         ctx.logger.info("transcoded", media_type=media_type, files=len(artifacts))
         return WorkResult(artifacts=artifacts, result={"media_type": media_type, "media": media})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -150,7 +151,10 @@ class OpenAIWhisperBackend:
         return ChunkResult(kept, result.get("language"), None)
 
 
-BACKENDS = {"faster-whisper": FasterWhisperBackend, "openai-whisper": OpenAIWhisperBackend}
+BACKENDS: dict[str, Callable[[str, TranscribeSettings], Backend]] = {
+    "faster-whisper": FasterWhisperBackend,
+    "openai-whisper": OpenAIWhisperBackend,
+}
 
 
 class Transcriber:

@@ -1,0 +1,149 @@
+"""In-memory fakes of the ports, with the adapters' semantics (conditional transitions, newest-first pages,
+one execution per job), for unit tests that run in milliseconds. tests/integration/test_stores.py runs one
+behavioural suite against these and the DynamoDB adapters, so the two cannot drift apart."""
+
+import threading
+from typing import Any
+
+from smmu.contracts import ExecutionInput
+from smmu.jobs import DEFAULT_TENANT, Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.ports import JobAlreadyExistsError
+from smmu.repository import decode_cursor, encode_cursor
+
+
+class InMemoryJobStore:
+    def __init__(self) -> None:
+        # Stored as the JSON a table would hold, so a write is a copy and a read never aliases stored state.
+        self._items: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, job: Job) -> None:
+        with self._lock:
+            if job.job_id in self._items:
+                raise JobAlreadyExistsError(f"job {job.job_id} already exists")
+            self._items[job.job_id] = dump(job)
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            item = self._items.get(job_id)
+            return Job.model_validate(item) if item else None
+
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        *,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        with self._lock:
+            item = self._items.get(job_id)
+            if item is None or JobStatus(item["status"]) not in allowed_sources(target):
+                return False
+            self._write(item, {**(fields or {}), "status": target.value}, entry, remove)
+            return True
+
+    def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
+        return self._update(job_id, {}, entry)
+
+    def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
+        return self._update(job_id, fields, None)
+
+    def _update(self, job_id: str, fields: dict[str, Any], entry: TimelineEntry | None) -> bool:
+        with self._lock:
+            item = self._items.get(job_id)
+            if item is None:
+                return False
+            self._write(item, fields, entry, ())
+            return True
+
+    @staticmethod
+    def _write(
+        item: dict[str, Any], fields: dict[str, Any], entry: TimelineEntry | None, remove: tuple[str, ...]
+    ) -> None:
+        # Validate the whole new item first: a write either happens entirely or not at all.
+        new = {**item, **fields, "updated_at": now_iso()}
+        for name in remove:
+            new.pop(name, None)
+        if entry is not None:
+            new["timeline"] = [*new.get("timeline", []), dump(entry)]
+        item.clear()
+        item.update(dump(Job.model_validate(new)))
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        after = decode_cursor(cursor) if cursor else None
+        if tenant_id is None and status is None:
+            raise ValueError("listing needs a tenant or a status")
+        with self._lock:
+            items = [
+                i
+                for i in self._items.values()
+                if (status is None or i["status"] == status.value)
+                and (tenant_id is None or i.get("tenant_id", DEFAULT_TENANT) == tenant_id)
+            ]
+        items.sort(key=lambda i: (i["created_at"], i["job_id"]), reverse=True)
+        if after is not None:
+            mark = (after["created_at"], after["job_id"])
+            items = [i for i in items if (i["created_at"], i["job_id"]) < mark]
+        page = [Job.model_validate(i) for i in items[:limit]]
+        more = len(items) > limit
+        return page, encode_cursor(page[-1]) if page and more else None
+
+    def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
+        with self._lock:
+            return sum(
+                1
+                for i in self._items.values()
+                if i.get("tenant_id", DEFAULT_TENANT) == tenant_id
+                and i["created_at"] >= since
+                and (
+                    i["status"] in (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+                    or (i["status"] == JobStatus.PENDING_UPLOAD.value and i["upload_expires_at"] > now)
+                )
+            )
+
+
+class InMemoryMediaStore:
+    def __init__(self) -> None:
+        self._items: dict[str, dict[str, Any]] = {}
+
+    def put(self, job_id: str, media_type: str, metadata: dict[str, Any]) -> None:
+        self._items[job_id] = {
+            "job_id": job_id,
+            "media_type": media_type,
+            "updated_at": now_iso(),
+            "metadata": metadata,
+        }
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        item = self._items.get(job_id)
+        return dict(item) if item else None
+
+
+class InMemoryWorkflows:
+    """Executions that do nothing on their own: a test says how each ends (``finish``)."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, ExecutionInput] = {}
+        self.statuses: dict[str, str] = {}
+
+    def start(self, execution: ExecutionInput) -> str | None:
+        if execution.job_id in self.executions:
+            return None
+        self.executions[execution.job_id] = execution
+        self.statuses[execution.job_id] = "RUNNING"
+        return f"arn:aws:states:us-east-1:000000000000:execution:fake:{execution.job_id}"
+
+    def status(self, job_id: str) -> str | None:
+        return self.statuses.get(job_id)
+
+    def finish(self, job_id: str, status: str) -> None:
+        self.statuses[job_id] = status

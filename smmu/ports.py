@@ -1,0 +1,79 @@
+"""The ports of the domain core: what the API, the Lambda functions and the workers need from storage and the
+workflow engine, independent of AWS.
+
+Adapters: ``smmu.repository`` (DynamoDB) and ``smmu.workflow`` (Step Functions), each taking an injected boto3
+client. In-memory fakes with the same semantics: ``smmu.fakes`` (for fast unit tests; one behavioural suite runs
+against both, tests/integration/test_stores.py).
+"""
+
+from typing import Any, Protocol
+
+from smmu.contracts import ExecutionInput
+from smmu.jobs import Job, JobStatus, TimelineEntry
+
+
+class JobAlreadyExistsError(Exception):
+    """``JobStore.create`` of a job id that is already stored."""
+
+
+class JobStore(Protocol):
+    """Jobs by id, with status changes that only ever move forward (``smmu.jobs.ALLOWED_TRANSITIONS``)."""
+
+    def create(self, job: Job) -> None:
+        """Store a new job; JobAlreadyExistsError if its id is taken."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        *,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """Move a job to ``target`` if its current status allows it, in one conditional write that also sets
+        ``fields``, removes ``remove`` and appends ``entry``; False (and no write) otherwise."""
+
+    def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
+        """Append a timeline entry to an existing job; False if there is no such job."""
+
+    def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
+        """Set fields of an existing job; False if there is no such job."""
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        """Jobs newest first, a page at a time: one tenant's (optionally of one status) or, without a tenant, every
+        tenant's jobs of one status. (page, cursor of the next page or None).
+
+        ValueError for a cursor this store did not hand out, or for neither tenant nor status."""
+
+    def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
+        """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload URL
+        still valid at ``now``."""
+
+
+class MediaStore(Protocol):
+    """Per-job media metadata (dimensions, format, EXIF, streams), one record per job."""
+
+    def put(self, job_id: str, media_type: str, metadata: dict[str, Any]) -> None: ...
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """The record (``job_id``, ``media_type``, ``metadata``, ``updated_at``) or None."""
+
+
+class Workflows(Protocol):
+    """One pipeline execution per job, named after the job id."""
+
+    def start(self, execution: ExecutionInput) -> str | None:
+        """Start the job's execution; its id, or None if the job already has one (a second start is impossible)."""
+
+    def status(self, job_id: str) -> str | None:
+        """The job's execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) or None if it has none."""

@@ -1,0 +1,164 @@
+"""One behavioural suite for the storage ports, run against both the DynamoDB adapters (on the emulator) and
+the in-memory fakes the unit tests use: if the fakes drift from the real thing, this fails."""
+
+import base64
+import json
+import time
+import uuid
+
+import pytest
+
+from smmu.fakes import InMemoryJobStore, InMemoryMediaStore
+from smmu.jobs import DEFAULT_TENANT, JobError, JobStatus, TimelineEntry, fail_job, isoformat, utcnow
+from smmu.ports import JobAlreadyExistsError, JobStore, MediaStore
+from smmu.repository import JobRepository, MediaRepository
+from tests.conftest import make_job
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def jobs(request) -> JobStore:
+    if request.param == "memory":
+        return InMemoryJobStore()
+    provisioned, aws = request.getfixturevalue("provisioned"), request.getfixturevalue("aws")
+    return JobRepository(provisioned.environment["SMMU_JOBS_TABLE"], aws("dynamodb"))
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def media(request) -> MediaStore:
+    if request.param == "memory":
+        return InMemoryMediaStore()
+    provisioned, aws = request.getfixturevalue("provisioned"), request.getfixturevalue("aws")
+    return MediaRepository(provisioned.environment["SMMU_MEDIA_TABLE"], aws("dynamodb"))
+
+
+def test_status_only_moves_forward(jobs):
+    job_id = make_job(jobs)
+    assert jobs.transition(job_id, JobStatus.QUEUED, remove=("expires_at",))
+    assert not jobs.transition(job_id, JobStatus.QUEUED)  # a duplicate event
+    assert jobs.transition(job_id, JobStatus.RUNNING, entry=TimelineEntry(step="Started", outcome="info"))
+    assert jobs.transition(job_id, JobStatus.COMPLETED)
+    assert not jobs.transition(job_id, JobStatus.FAILED)  # a late failure cannot undo a completion
+    assert not jobs.transition(job_id, JobStatus.RUNNING)
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.COMPLETED
+    assert job.expires_at is None
+    assert [e.step for e in job.timeline] == ["UploadRequested", "Started"]
+
+
+def test_a_refused_transition_writes_nothing(jobs):
+    job_id = make_job(jobs, status=JobStatus.COMPLETED)
+    before = jobs.get(job_id)
+    assert not jobs.transition(
+        job_id, JobStatus.RUNNING, entry=TimelineEntry(step="Late", outcome="info"), fields={"media_type": "image"}
+    )
+    assert jobs.get(job_id) == before
+
+
+def test_transition_sets_fields_and_stamps_the_update(jobs):
+    job_id = make_job(jobs)
+    before = jobs.get(job_id)
+    time.sleep(0.002)
+    assert jobs.transition(job_id, JobStatus.QUEUED, fields={"uploaded_bytes": 10}, remove=("expires_at",))
+    job = jobs.get(job_id)
+    assert (job.status, job.uploaded_bytes, job.expires_at) == (JobStatus.QUEUED, 10, None)
+    assert job.updated_at > before.updated_at
+
+
+def test_transition_of_a_missing_job_is_refused(jobs):
+    assert not jobs.transition(str(uuid.uuid4()), JobStatus.QUEUED)
+    assert not jobs.record_step(str(uuid.uuid4()), TimelineEntry(step="x", outcome="info"))
+    assert not jobs.update_fields(str(uuid.uuid4()), {"media_type": "image"})
+    assert jobs.get(str(uuid.uuid4())) is None
+
+
+def test_a_job_id_is_stored_once(jobs):
+    job_id = make_job(jobs)
+    with pytest.raises(JobAlreadyExistsError):
+        make_job(jobs, job_id=job_id)
+
+
+def test_failing_a_job_records_why_and_only_once(jobs):
+    job_id = make_job(jobs, status=JobStatus.RUNNING)
+    error = JobError(step="DetectType", code="TYPE_MISMATCH", message="DetectType failed: not a JPEG")
+    assert fail_job(jobs, job_id, error, timeline_step="Failed")
+    assert not fail_job(jobs, job_id, error, timeline_step="Failed")
+    job = jobs.get(job_id)
+    assert (job.status, job.error, job.completed_at is not None) == (JobStatus.FAILED, error, True)
+    assert [(e.step, e.detail) for e in job.timeline][-1] == ("Failed", error.message)
+
+
+def test_listing_newest_first_with_pages_and_status_filter(jobs):
+    created = []
+    for _ in range(5):
+        created.append(make_job(jobs))
+        time.sleep(0.002)  # distinct millisecond timestamps
+    jobs.transition(created[1], JobStatus.FAILED)
+    seen, cursor = [], None
+    while True:
+        page, cursor = jobs.list(tenant_id=DEFAULT_TENANT, limit=2, cursor=cursor)
+        assert len(page) <= 2
+        seen += [j.job_id for j in page]
+        if cursor is None:
+            break
+    mine = [j for j in seen if j in created]
+    assert mine == list(reversed(created))
+    failed, _ = jobs.list(status=JobStatus.FAILED, limit=100)
+    assert created[1] in [j.job_id for j in failed]
+    assert not {created[0], created[2]} & {j.job_id for j in failed}
+    mine_failed, _ = jobs.list(tenant_id=DEFAULT_TENANT, status=JobStatus.FAILED, limit=100)
+    assert created[1] in [j.job_id for j in mine_failed]
+    assert not {created[0], created[2]} & {j.job_id for j in mine_failed}
+
+
+def test_listing_is_per_tenant(jobs):
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    theirs = make_job(jobs, tenant_id=tenant)
+    mine = make_job(jobs)
+    assert theirs not in [j.job_id for j in jobs.list(tenant_id=DEFAULT_TENANT, limit=100)[0]]
+    assert [j.job_id for j in jobs.list(tenant_id=tenant, limit=100)[0]] == [theirs]
+    # A cursor positions a listing; it never changes whose listing it is.
+    own = jobs.get(mine)
+    cursor = base64.urlsafe_b64encode(
+        json.dumps({"job_id": own.job_id, "created_at": "9999-12-31T00:00:00.000Z"}).encode()
+    ).decode()
+    assert [j.job_id for j in jobs.list(tenant_id=tenant, cursor=cursor, limit=100)[0]] == [theirs]
+
+
+def test_active_jobs_are_counted_per_tenant(jobs):
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    for status in (None, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED):
+        make_job(jobs, status=status, tenant_id=tenant)
+    make_job(jobs, status=JobStatus.RUNNING)  # another tenant's
+    since = "2000-01-01T00:00:00.000Z"
+    assert jobs.count_active(tenant, now=isoformat(utcnow()), since=since) == 3
+    # A pending job whose upload URL has expired can no longer start work.
+    assert jobs.count_active(tenant, now="2999-01-01T00:00:00.000Z", since=since) == 2
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "bm90LWEta2V5",
+        base64.urlsafe_b64encode(b'{"job_id": "x"}').decode(),
+        base64.urlsafe_b64encode(b'{"job_id": {"a": 1}, "created_at": "x"}').decode(),
+        base64.urlsafe_b64encode(b"null").decode(),
+        base64.urlsafe_b64encode(b'""').decode(),
+        base64.urlsafe_b64encode(b"[" * 600 + b"]" * 600).decode(),
+        base64.urlsafe_b64encode(b'{"job_id": "x", "created_at": "y", "listing": "TENANT#other"}').decode(),
+    ],
+)
+def test_a_forged_cursor_is_refused(jobs, cursor):
+    with pytest.raises(ValueError, match="cursor"):
+        jobs.list(tenant_id=DEFAULT_TENANT, cursor=cursor)
+
+
+def test_media_metadata_round_trips(media):
+    job_id = str(uuid.uuid4())
+    assert media.get(job_id) is None
+    metadata = {"width": 640, "height": 480, "exif": {"FNumber": 2.8, "ISOSpeedRatings": 100}, "has_alpha": False}
+    media.put(job_id, "image", metadata)
+    item = media.get(job_id)
+    assert (item["job_id"], item["media_type"], item["metadata"]) == (job_id, "image", metadata)
+    assert isinstance(item["metadata"]["exif"]["ISOSpeedRatings"], int)
