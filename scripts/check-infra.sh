@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Static checks of the Terraform under infra/: formatting (terraform fmt) and a security scan (checkov).
-# Needs python3 (with venv) and terraform on PATH. checkov is installed into its own virtual environment
-# (.venv-infra) because its dependency pins clash with the project's. Exits non-zero on any failure.
-set -euo pipefail
+# Static checks of the Terraform under infra/: formatting (terraform fmt), a security scan (checkov) and every
+# resource type, argument and nested block against the AWS provider's schema (scripts/check_provider_schema.py;
+# the schema comes from the npm package @cdktf/provider-aws, because the provider itself cannot be downloaded
+# everywhere this runs). Needs python3 (with venv) and terraform on PATH; npm is installed where missing.
+# checkov is installed into its own virtual environment (.venv-infra) because its dependency pins clash with the
+# project's. Exits non-zero on any failure.
+set -Eeuo pipefail
+trap 'echo "check-infra.sh: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
 
 CHECKOV_VERSION=${CHECKOV_VERSION:-3.3.30}
+# CDK for Terraform's bindings of hashicorp/aws 6.x (6.25.0): they carry the provider's schema.
+PROVIDER_SCHEMA_PACKAGE=${PROVIDER_SCHEMA_PACKAGE:-@cdktf/provider-aws@21.22.1}
+SCHEMA=build/provider-schema/$(echo "$PROVIDER_SCHEMA_PACKAGE" | tr -c 'A-Za-z0-9.\n' '_').json
 VENV=.venv-infra
 PYTHON=${PYTHON:-python3}
 
@@ -21,8 +28,8 @@ if [ ! -f "$stamp" ]; then
     # Debian's python3 ships venv/ensurepip separately.
     echo "python3 has no venv module: installing python3-venv"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
@@ -38,3 +45,23 @@ echo "== checkov -d infra"
 started=$SECONDS
 BC_SKIP_MAPPING=TRUE "$VENV/bin/checkov" -d infra --framework terraform --quiet --compact --skip-download
 echo "== checkov finished in $((SECONDS - started))s"
+
+echo "== provider schema: $PROVIDER_SCHEMA_PACKAGE"
+if [ ! -f "$SCHEMA" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "npm is missing: installing Debian's npm"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  started=$SECONDS
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$PROVIDER_SCHEMA_PACKAGE" >/dev/null)
+  # Only the type manifest and the files that name each class's Terraform type are needed.
+  tar -xzf "$tmp"/*.tgz -C "$tmp" --wildcards package/.jsii 'package/lib/*/index.js'
+  "$PYTHON" scripts/check_provider_schema.py extract "$tmp/package" "$SCHEMA"
+  rm -rf "$tmp"
+  echo "== provider schema extracted in $((SECONDS - started))s"
+fi
+echo "== every resource type, argument and nested block in infra/ against the provider schema"
+"$VENV/bin/python" scripts/check_provider_schema.py check "$SCHEMA" infra

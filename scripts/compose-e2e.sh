@@ -7,7 +7,8 @@
 # Environment: SMMU_EMULATOR (moto | localstack), SMMU_COMPOSE_PROFILES (e.g. "workers"), SMMU_API_PORT and
 # SMMU_EMULATOR_PORT (default 8000 and 4566; a free port is chosen when the default is taken),
 # SMMU_KEEP_STACK=1 to leave the stack running at the end, PYTEST_ARGS (extra arguments for pytest).
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "compose-e2e.sh: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
 
 export DOCKER_BUILDKIT=0 COMPOSE_BAKE=false
@@ -108,7 +109,10 @@ if [ "${SMMU_KEEP_STACK:-0}" = 1 ]; then
 else
   docker compose down -v --remove-orphans
   stack_up=0
-  left=$(docker ps -aq --filter label=com.docker.compose.project=smmu; docker volume ls -q --filter label=com.docker.compose.project=smmu; docker network ls -q --filter label=com.docker.compose.project=smmu)
+  project=${COMPOSE_PROJECT_NAME:-smmu}
+  left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"
+    docker volume ls -q --filter "label=com.docker.compose.project=$project"
+    docker network ls -q --filter "label=com.docker.compose.project=$project")
   if [ -n "$left" ]; then
     echo "docker compose down -v left resources behind: $left" >&2
     exit 1

@@ -129,13 +129,14 @@ def emulator(
 def provision(
     endpoint_url: Annotated[str, typer.Option(envvar="AWS_ENDPOINT_URL", help="Emulator endpoint")],
     region: Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")] = "us-east-1",
-    dependency_layer: Annotated[
+    dependencies: Annotated[
         Path | None,
         typer.Option(
+            envvar="SMMU_LAMBDA_DEPENDENCIES",
             exists=True,
-            dir_okay=False,
-            help="Layer zip with the functions' third-party packages "
-            "(smmu package --with-dependencies); for emulators that run Lambda's own runtime",
+            file_okay=False,
+            help="Directory of the functions' third-party packages (python -m smmu_stack.packaging dependencies), "
+            "zipped with the code: for emulators that run Lambda's own runtime (LocalStack)",
         ),
     ] = None,
     dev_api_key: Annotated[
@@ -149,7 +150,7 @@ def provision(
     from smmu_stack.provision import provision as apply
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    result = apply(endpoint_url, region, dependency_layer=dependency_layer)
+    result = apply(endpoint_url, region, dependencies=dependencies)
     if dev_api_key:
         _key_store(endpoint_url, region, result.environment["SMMU_API_KEYS_TABLE"]).create(
             "dev", name="dev stack", token=dev_api_key
@@ -160,16 +161,26 @@ def provision(
 
 @app.command()
 def package(
-    with_dependencies: Annotated[bool, typer.Option(help="Also build the third-party dependency layer")] = False,
+    with_dependencies: Annotated[
+        bool, typer.Option(help="Install the functions' third-party packages into the zip (for AWS and LocalStack)")
+    ] = False,
+    dependencies: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SMMU_LAMBDA_DEPENDENCIES",
+            exists=True,
+            file_okay=False,
+            help="Zip the packages already installed in this directory instead of installing them",
+        ),
+    ] = None,
 ) -> None:
-    """Build the Lambda code package (and optionally the dependency layer) under build/lambda."""
-    from smmu_stack.packaging import build_code_package, build_dependency_layer, sha256
+    """Build the Lambda code package under build/lambda (with the third-party packages inside, if asked)."""
+    from smmu_stack.packaging import build_code_package, build_dependencies, sha256
 
-    path = build_code_package()
+    if with_dependencies and dependencies is None:
+        dependencies = build_dependencies()
+    path = build_code_package(dependencies=dependencies)
     console.print(f"{path}  sha256={sha256(path)}")
-    if with_dependencies:
-        layer = build_dependency_layer()
-        console.print(f"{layer}  sha256={sha256(layer)}")
 
 
 @app.command()

@@ -42,12 +42,13 @@ class Provisioned:
 
 class Provisioner:
     def __init__(
-        self, manifest: Manifest, region: str, endpoint_url: str | None = None, dependency_layer: Path | None = None
+        self, manifest: Manifest, region: str, endpoint_url: str | None = None, dependencies: Path | None = None
     ) -> None:
         self.manifest = manifest
-        #: Third-party packages as a Lambda layer zip (``smmu package --with-dependencies``): needed where the
-        #: functions run in Lambda's own runtime (LocalStack), not in the embedded cloud, whose runtime has them.
-        self.dependency_layer = dependency_layer
+        #: The functions' third-party packages (``smmu_stack.packaging.build_dependencies``), zipped with the code:
+        #: needed where the functions run in Lambda's own runtime (LocalStack, which mounts no layers), not in the
+        #: embedded cloud, whose runtime has them.
+        self.dependencies = dependencies
         session = boto3.session.Session(region_name=region)
         config = Config(retries={"mode": "standard", "max_attempts": 5}, s3={"addressing_style": "path"})
         self._session, self._endpoint_url, self._config = session, endpoint_url, config
@@ -74,10 +75,9 @@ class Provisioner:
             self._bucket(bucket)
         lambda_role = self._role(LAMBDA_ROLE, "lambda")
         sfn_role = self._role(SFN_ROLE, "states")
-        package = build_code_package(self.manifest).read_bytes()
-        layer_arn = self._layer(self.dependency_layer) if self.dependency_layer else None
+        package = build_code_package(self.manifest, dependencies=self.dependencies).read_bytes()
         for key, function in self.manifest.functions.items():
-            self._function(key, function, package, lambda_role, layer_arn)
+            self._function(key, function, package, lambda_role)
         for key, machine in self.manifest.state_machines.items():
             self._state_machine(key, machine, sfn_role)
         for key, function in self.manifest.functions.items():
@@ -260,25 +260,7 @@ class Provisioner:
             self.result.changes.append(f"role {name}")
             return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
 
-    def _layer(self, path: Path) -> str:
-        """The dependency layer's version ARN, publishing a new version only when the zip changed."""
-        name = f"{self.manifest.data['project']}-dependencies"
-        content = path.read_bytes()
-        # The digest rides in the description: every emulator lists descriptions, not all report CodeSha256.
-        description = f"sha256 {_sha256_b64(content)}"
-        for version in self.awslambda.list_layer_versions(LayerName=name).get("LayerVersions", []):
-            if version.get("Description") == description:
-                return version["LayerVersionArn"]
-        published = self.awslambda.publish_layer_version(
-            LayerName=name,
-            Description=description,
-            Content={"ZipFile": content},
-            CompatibleRuntimes=[self.manifest.lambda_package["runtime"]],
-        )
-        self.result.changes.append(f"layer {name}")
-        return published["LayerVersionArn"]
-
-    def _function(self, key: str, spec: dict[str, Any], package: bytes, role_arn: str, layer_arn: str | None) -> None:
+    def _function(self, key: str, spec: dict[str, Any], package: bytes, role_arn: str) -> None:
         name = spec["name"]
         package_sha = _sha256_b64(package)
         config = {
@@ -289,8 +271,6 @@ class Provisioner:
             "Timeout": spec["timeout_seconds"],
             "Environment": {"Variables": self.result.environment},
         }
-        if layer_arn:
-            config["Layers"] = [layer_arn]
         try:
             current = self.awslambda.get_function(FunctionName=name)["Configuration"]
         except self.awslambda.exceptions.ResourceNotFoundException:
@@ -307,11 +287,9 @@ class Provisioner:
                 self.awslambda.update_function_code(FunctionName=name, ZipFile=package)
                 self.result.changes.append(f"code {name}")
             wanted = {k: config[k] for k in ("Handler", "MemorySize", "Timeout")}
-            layers = [layer["Arn"] for layer in current.get("Layers", [])]
             if (
                 any(current.get(k) != v for k, v in wanted.items())
                 or current.get("Environment", {}).get("Variables") != self.result.environment
-                or (layer_arn is not None and layers != [layer_arn])
             ):
                 self.awslambda.update_function_configuration(FunctionName=name, **config)
                 self.result.changes.append(f"configuration {name}")
@@ -363,8 +341,8 @@ def _sha256_b64(data: bytes) -> str:
 
 
 def provision(
-    endpoint_url: str | None, region: str, manifest: Manifest | None = None, dependency_layer: Path | None = None
+    endpoint_url: str | None, region: str, manifest: Manifest | None = None, dependencies: Path | None = None
 ) -> Provisioned:
     return Provisioner(
-        manifest or Manifest.load(), region=region, endpoint_url=endpoint_url, dependency_layer=dependency_layer
+        manifest or Manifest.load(), region=region, endpoint_url=endpoint_url, dependencies=dependencies
     ).apply()

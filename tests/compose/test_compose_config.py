@@ -18,7 +18,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 VARIANTS = ("moto", "localstack")
-LOCALSTACK_PIN = "4.14.0"  # the last tag reported to start without an account token
+LOCALSTACK_IMAGE = "smmu-localstack:local"  # built here from localstack-core 2026.3.0: no account token
 _VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -84,14 +84,15 @@ def test_emulator_variant_is_chosen_by_one_variable() -> None:
     for variant in VARIANTS:
         assert (ROOT / "docker" / f"emulator.{variant}.yml").is_file()
     assert stack("moto")["services"]["emulator"]["image"] == "smmu-emulator:local"
-    assert stack("localstack")["services"]["emulator"]["image"].startswith("localstack/localstack:")
+    assert stack("localstack")["services"]["emulator"]["image"] == LOCALSTACK_IMAGE
 
 
-def test_localstack_is_pinned_and_takes_a_token() -> None:
+def test_localstack_is_built_here_and_the_official_image_takes_a_token() -> None:
     raw = yaml.safe_load((ROOT / "docker" / "emulator.localstack.yml").read_text())["services"]["emulator"]
-    assert raw["image"] == "localstack/localstack:${LOCALSTACK_VERSION:-" + LOCALSTACK_PIN + "}"
-    assert stack("localstack")["services"]["emulator"]["image"] == f"localstack/localstack:{LOCALSTACK_PIN}"
-    # The token is passed through from the environment (newer tags refuse to start without one) ...
+    assert raw["image"] == "${LOCALSTACK_IMAGE:-" + LOCALSTACK_IMAGE + "}"
+    official = stack("localstack", {"LOCALSTACK_IMAGE": "localstack/localstack:2026.3"})["services"]["emulator"]
+    assert official["image"] == "localstack/localstack:2026.3"
+    # The token is passed through from the environment (the official image refuses to start without one) ...
     assert raw["environment"]["LOCALSTACK_AUTH_TOKEN"] in ("${LOCALSTACK_AUTH_TOKEN:-}", "${LOCALSTACK_AUTH_TOKEN}")
     token = stack("localstack", {"LOCALSTACK_AUTH_TOKEN": "ls-secret"})["services"]["emulator"]
     assert token["environment"]["LOCALSTACK_AUTH_TOKEN"] == "ls-secret"
@@ -241,6 +242,22 @@ def test_docker_compose_accepts_the_file(variant: str) -> None:
     assert rendered["networks"]["default"]["name"] == network_name(ours)
     emulator = rendered["services"]["emulator"]
     if variant == "localstack":
-        assert emulator["image"] == f"localstack/localstack:{LOCALSTACK_PIN}"
+        assert emulator["image"] == LOCALSTACK_IMAGE
         assert emulator["environment"]["LAMBDA_DOCKER_NETWORK"] == rendered["networks"]["default"]["name"]
     assert all(p.get("host_ip") == "127.0.0.1" for s in rendered["services"].values() for p in s.get("ports", []))
+
+
+def test_localstack_offline_substitutes_are_marked_and_placed_where_localstack_looks() -> None:
+    """CI's stand-ins for what LocalStack downloads on first Lambda use: clearly marked, mounted at the path of the
+    init program version LocalStack 2026.3.0 expects, and the runtime image served from a registry on loopback."""
+    offline = ROOT / "docker" / "localstack" / "offline"
+    for path in offline.iterdir():
+        assert "CI/OFFLINE-ONLY" in path.read_text(), f"{path.name} does not say it is a CI/offline-only substitute"
+    emulator = load(offline / "compose.yml")["services"]["emulator"]
+    assert emulator["volumes"] == [
+        "./docker/localstack/offline/init.py:/usr/lib/localstack/lambda-runtime/v0.1.41-pre/x86_64/var/rapid/init:ro"
+    ]
+    assert os.access(offline / "init.py", os.X_OK)
+    mapping = json.loads(emulator["environment"]["LAMBDA_RUNTIME_IMAGE_MAPPING"])
+    assert mapping == {"python3.11": "127.0.0.1:5055/smmu/lambda-python:3.11"}
+    assert "localstack-core[runtime]==2026.3.0" in (ROOT / "docker" / "localstack" / "requirements.txt").read_text()

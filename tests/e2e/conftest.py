@@ -1,9 +1,9 @@
 """The e2e suite runs unchanged against any target, chosen by SMMU_E2E_TARGET:
 
 - ``embedded`` (default): starts ``smmu dev`` (embedded cloud + API) on free ports for the session;
-- ``compose``: a running ``docker compose`` stack; ``aws``: a deployment. Both read SMMU_API_URL,
-  SMMU_API_KEY (a key of the ``dev`` tenant, or SMMU_E2E_TENANT's) and AWS_ENDPOINT_URL (unset for real AWS) from
-  the environment.
+- ``compose``: a running ``docker compose`` stack on the moto emulator; ``localstack``: the same stack on LocalStack
+  (SMMU_EMULATOR=localstack); ``aws``: a deployment. They read SMMU_API_URL, SMMU_API_KEY (a key of the ``dev``
+  tenant, or of SMMU_E2E_TENANT) and AWS_ENDPOINT_URL (unset for real AWS) from the environment.
 """
 
 import os
@@ -109,7 +109,7 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
 def target(tmp_path_factory) -> Iterator[Target]:
     if TARGET == "embedded":
         yield from _start_embedded(tmp_path_factory)
-    elif TARGET in ("compose", "aws"):
+    elif TARGET in ("compose", "localstack", "aws"):
         yield Target(
             api_url=os.environ["SMMU_API_URL"],
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),

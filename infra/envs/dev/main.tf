@@ -19,7 +19,6 @@ module "stack" {
 
   bucket_name_suffix   = coalesce(var.bucket_name_suffix, "-${data.aws_caller_identity.current.account_id}")
   functions_zip_path   = var.functions_zip_path
-  layer_zip_path       = var.layer_zip_path
   image_tag            = var.image_tag
   egress_mode          = var.egress_mode
   certificate_arn      = var.certificate_arn

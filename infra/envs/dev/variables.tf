@@ -17,13 +17,7 @@ variable "bucket_name_suffix" {
 }
 
 variable "functions_zip_path" {
-  description = "Lambda code package; null uses build/lambda/smmu-functions.zip."
-  type        = string
-  default     = null
-}
-
-variable "layer_zip_path" {
-  description = "Lambda dependency layer; null uses build/lambda/smmu-dependencies-layer.zip."
+  description = "Lambda code package with its third-party packages (smmu package --with-dependencies); null uses build/lambda/smmu-functions.zip."
   type        = string
   default     = null
 }

@@ -42,7 +42,6 @@ module "stack" {
   source = "../../modules/stack"
 
   enable_container_services = false
-  dependency_layer          = var.dependency_layer
   bucket_name_suffix        = ""
   deletion_protection       = false
   force_destroy             = true

@@ -1,16 +1,5 @@
 # -- Lambda functions, from the manifest's `functions` map ---------------------------------------------------------
 
-resource "aws_lambda_layer_version" "dependencies" {
-  count = var.dependency_layer ? 1 : 0
-
-  layer_name               = "${local.project}-dependencies"
-  description              = "Third-party packages for the ${local.project} functions (smmu package --with-dependencies)"
-  filename                 = var.layer_zip_path
-  source_code_hash         = filebase64sha256(var.layer_zip_path)
-  compatible_runtimes      = [local.lambda_package.runtime]
-  compatible_architectures = [local.lambda_package.architecture]
-}
-
 resource "aws_cloudwatch_log_group" "function" {
   #checkov:skip=CKV_AWS_158:Log groups use CloudWatch Logs' default encryption at rest; a customer managed key adds a key policy and cost for no extra protection here.
   for_each = local.functions
@@ -36,7 +25,6 @@ resource "aws_lambda_function" "this" {
   timeout          = each.value.timeout_seconds
   filename         = var.functions_zip_path
   source_code_hash = filebase64sha256(var.functions_zip_path)
-  layers           = var.dependency_layer ? [aws_lambda_layer_version.dependencies[0].arn] : []
 
   environment {
     variables = var.environment

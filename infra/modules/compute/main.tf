@@ -1,5 +1,5 @@
-# Compute: the Lambda functions (one code package + one dependency layer), the SQS event source mapping, and -
-# with enable_container_services - ECR repositories, the ECS cluster, the API service behind an ALB, and one
+# Compute: the Lambda functions (one code package, third-party packages inside), the SQS event source mapping, and
+# -# with enable_container_services - ECR repositories, the ECS cluster, the API service behind an ALB, and one
 # Fargate service per manifest worker, autoscaled on its queue's backlog per task. One IAM role per function and
 # per task (iam.tf), each scoped to the ARNs it touches.
 

@@ -34,19 +34,8 @@ variable "state_machine_arns" {
 }
 
 variable "functions_zip_path" {
-  description = "The Lambda code package built by `smmu package` (one zip for every function)."
+  description = "The Lambda code package built by `smmu package --with-dependencies` (one zip for every function, its third-party packages inside: no layer, so LocalStack's free edition runs the same package)."
   type        = string
-}
-
-variable "layer_zip_path" {
-  description = "The third-party dependency layer built by `smmu package --with-dependencies`."
-  type        = string
-}
-
-variable "dependency_layer" {
-  description = "Deploy the dependency layer and attach it to every function (false where layers are unsupported, e.g. LocalStack's free edition)."
-  type        = bool
-  default     = true
 }
 
 variable "upload_prefix" {

@@ -28,7 +28,6 @@ locals {
   workers   = try(local.manifest.workers, {})
 
   functions_zip_path = coalesce(var.functions_zip_path, "${local.repo_root}/build/lambda/smmu-functions.zip")
-  layer_zip_path     = coalesce(var.layer_zip_path, "${local.repo_root}/build/lambda/smmu-dependencies-layer.zip")
 
   # State machine ARNs from their names (as Manifest.state_machine_arn), so the functions' environment and roles
   # need not wait for the machines, whose definitions need the functions' ARNs.
@@ -155,8 +154,6 @@ module "compute" {
   queue_urls         = module.messaging.queue_urls
   state_machine_arns = local.state_machine_arns
   functions_zip_path = local.functions_zip_path
-  layer_zip_path     = local.layer_zip_path
-  dependency_layer   = var.dependency_layer
   log_retention_days = var.log_retention_days
   alarm_topic_arn    = aws_sns_topic.alarms.arn
 

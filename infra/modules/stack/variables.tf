@@ -5,21 +5,9 @@ variable "manifest_path" {
 }
 
 variable "functions_zip_path" {
-  description = "Lambda code package (smmu package); defaults to build/lambda/smmu-functions.zip."
+  description = "Lambda code package with its third-party packages (smmu package --with-dependencies); defaults to build/lambda/smmu-functions.zip."
   type        = string
   default     = null
-}
-
-variable "layer_zip_path" {
-  description = "Lambda dependency layer (smmu package --with-dependencies); defaults to build/lambda/smmu-dependencies-layer.zip."
-  type        = string
-  default     = null
-}
-
-variable "dependency_layer" {
-  description = "Deploy the Lambda dependency layer (false where layers are unsupported)."
-  type        = bool
-  default     = true
 }
 
 variable "bucket_name_suffix" {
