@@ -57,6 +57,12 @@ class CorruptMediaError(BadInputError):
     code = "CORRUPT_MEDIA"
 
 
+class UploadChangedError(BadInputError):
+    """The object under the job's key is not the upload the job accepted (someone uploaded again)."""
+
+    code = "UPLOAD_CHANGED"
+
+
 class JobNotFoundError(PipelineError):
     """The job the step was started for does not exist."""
 
