@@ -69,6 +69,9 @@ class Stack:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"the stack did not start; see {self.work_dir / 'smmu-dev.log'}")
             time.sleep(0.3)
+        key_file = self.work_dir / "api-key"  # the dev tenant's key, where the stack writes one
+        if key_file.is_file():
+            self.http.headers["Authorization"] = f"Bearer {key_file.read_text().strip()}"
 
     def upload(self, data: bytes, filename: str, content_type: str) -> tuple[str, float]:
         created = self.http.post(

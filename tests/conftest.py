@@ -2,11 +2,11 @@
 the manifest, for the integration and API tests. The e2e suite starts its own stack (see tests/e2e/conftest.py)."""
 
 import os
-import socket
 
 import boto3
 import pytest
 
+from smmu_stack.devkit import free_port
 from smmu_stack.embedded.cloud import EmbeddedCloud
 from smmu_stack.manifest import Manifest
 from smmu_stack.provision import Provisioned, provision
@@ -14,25 +14,28 @@ from smmu_stack.provision import Provisioned, provision
 REGION = "us-east-1"
 
 
-def make_job(jobs, status=None, job_id: str | None = None) -> str:
+def make_job(jobs, status=None, job_id: str | None = None, tenant_id: str = "default") -> str:
     """Store a job (default PENDING_UPLOAD) in the jobs table and return its id."""
     import uuid
 
     from smmu.jobs import JobStatus, new_job
 
     job_id = job_id or str(uuid.uuid4())
-    job = new_job(job_id=job_id, filename="a.jpg", content_type="image/jpeg", size_bytes=10, raw_bucket="smmu-raw",
-                  raw_key=f"uploads/{job_id}/a.jpg", upload_ttl_seconds=60, pending_ttl_seconds=3600)  # fmt: skip
+    job = new_job(
+        job_id=job_id,
+        tenant_id=tenant_id,
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size_bytes=10,
+        raw_bucket="smmu-raw",
+        raw_key=f"uploads/{tenant_id}/{job_id}/a.jpg",
+        upload_ttl_seconds=60,
+        pending_ttl_seconds=3600,
+    )
     if status not in (None, JobStatus.PENDING_UPLOAD):
         job = job.model_copy(update={"status": status, "expires_at": None})
     jobs.create(job)
     return job_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -3,24 +3,13 @@
 A worker answers Step Functions with the exception's class name as ``Error``: ``BadInputError`` subclasses
 (``CorruptMediaError`` ...) mean retrying cannot help; ``WorkerError`` is a failure of the machine or a tool that
 another attempt may not meet (retried); ``ProcessingError`` is a failure that the same input would meet again
-(a command graph that cannot be built, a tool refusing the input): not retried.
+(a command graph that cannot be built, a tool refusing the input): not retried. Both are defined in the core,
+so their codes are ones every stage knows.
 """
 
-from smmu.errors import PipelineError
+from smmu.errors import PipelineError, ProcessingError, WorkerError
 
-
-class WorkerError(PipelineError):
-    """Something went wrong in the worker, not in the upload (a tool crashed, storage failed): retryable."""
-
-    code = "WORKER_ERROR"
-    retryable = True
-
-
-class ProcessingError(PipelineError):
-    """The worker cannot process this input, and another attempt would fail the same way: not retried."""
-
-    code = "INTERNAL_ERROR"
-    retryable = False
+__all__ = ["DETERMINISTIC", "ProcessingError", "TaskCancelled", "WorkerError", "error_name"]
 
 
 #: Exceptions that are the same on every attempt with the same input: programming or data errors, not the

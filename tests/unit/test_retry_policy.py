@@ -47,4 +47,5 @@ def test_codes_for_what_is_left_after_retries():
     assert code_for("Sandbox.Timedout") == "STEP_TIMEOUT"
     assert code_for("States.HeartbeatTimeout") == "STEP_TIMEOUT"
     assert code_for("Runtime.ExitError") == "INTERNAL_ERROR"
-    assert code_for("ProcessingError") == "INTERNAL_ERROR"
+    assert code_for("ProcessingError") == "PROCESSING_FAILED"
+    assert code_for("WorkerError") == "WORKER_ERROR"
