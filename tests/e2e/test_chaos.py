@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from smmu_stack.devkit import worker_media as media
 from tests import media as images
 from tests.e2e.conftest import TARGET
 from tests.e2e.test_delivery_and_faults import _s3_event
-from tests.workers import media
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from tests.workers import media
+from smmu_stack.devkit import worker_media as media
 from workers import process
 from workers.errors import ProcessingError, WorkerError, error_name
 from workers.probe import probe
