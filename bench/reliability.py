@@ -72,9 +72,9 @@ class Stack:
             self.http.headers["Authorization"] = f"Bearer {key_file.read_text().strip()}"
 
     def upload(self, data: bytes, filename: str, content_type: str) -> tuple[str, float]:
-        created = self.http.post(
-            "/v1/uploads", json={"filename": filename, "content_type": content_type, "size_bytes": len(data)}
-        )
+        request = {"filename": filename, "content_type": content_type, "size_bytes": len(data)}
+        while (created := self.http.post("/v1/uploads", json=request)).status_code == 429:
+            time.sleep(0.5)  # the tenant's quota of active jobs: wait, as a client should
         created.raise_for_status()
         body = created.json()
         sent = httpx.post(body["upload"]["url"], data=body["upload"]["fields"],
@@ -91,13 +91,18 @@ class Stack:
             time.sleep(0.2)
         return job
 
-    def history(self, job_id: str) -> list[dict[str, Any]]:
-        """The job's execution history: each TaskFailed's error and cause."""
+    def client(self, service: str) -> Any:
         import boto3
 
-        sfn = boto3.session.Session(region_name="us-east-1").client(
-            "stepfunctions", endpoint_url=f"http://127.0.0.1:{self.emulator_port}"
+        session = boto3.session.Session(
+            region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
         )
+        return session.client(service, endpoint_url=f"http://127.0.0.1:{self.emulator_port}")
+
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's execution history: each TaskFailed's error and cause."""
+
+        sfn = self.client("stepfunctions")
         machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
         arn = f"{machine.replace(':stateMachine:', ':execution:')}:{job_id}"
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
@@ -268,11 +273,7 @@ def burst(stack: Stack, count: int, duplicates: int) -> list[dict[str, Any]]:
                  "not terminal": sum(s not in TERMINAL for s in statuses),
                  "seconds": round(time.monotonic() - started)})  # fmt: skip
     if duplicates:
-        import boto3
-
-        endpoint = f"http://127.0.0.1:{stack.emulator_port}"
-        session = boto3.session.Session(region_name="us-east-1")
-        sqs, sfn = (session.client(s, endpoint_url=endpoint) for s in ("sqs", "stepfunctions"))
+        sqs, sfn = stack.client("sqs"), stack.client("stepfunctions")
         with ThreadPoolExecutor(8) as pool:
             ids = [j for j, _ in pool.map(lambda i: stack.upload(data, f"d{i}.jpg", "image/jpeg"), range(duplicates))]
         queue = sqs.get_queue_url(QueueName="smmu-jobs")["QueueUrl"]
@@ -312,6 +313,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="smmu-reliability-media-"))
     big_png = images.big_png()
     stack = Stack(args.tree.resolve())
+    print(f"tree: {args.tree.resolve().name}, python {sys.version.split()[0]}, {os.cpu_count()} cores\n", flush=True)
+
+    def show(title: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            print(f"### {title}\n\n{table(rows)}\n", flush=True)
+
     try:
         stack.wait(stack.upload(images.flat(64, 48), "warm.jpg", "image/jpeg")[0])
         memory = (
@@ -324,6 +331,7 @@ def main() -> None:
                 image_memory(stack, "8900x8900 RGBA PNG", big_png, "image/png", copies=4),
             ]
         )
+        show("Image step memory", memory)
         odd = (
             []
             if "odd" not in cases
@@ -354,15 +362,11 @@ def main() -> None:
                 ),
             ]
         )
-        faults = [kill_image_function(stack), kill_worker(stack, tmp)] if "faults" in cases else []
-        bursts = burst(stack, args.burst, args.duplicates) if args.burst else []
+        show("Hostile and odd media", odd)
+        show("Killed processes", [kill_image_function(stack), kill_worker(stack, tmp)] if "faults" in cases else [])
+        show("Duplicates and bursts", burst(stack, args.burst, args.duplicates) if args.burst else [])
     finally:
         stack.stop()
-    print(f"tree: {args.tree.resolve().name}, python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
-    for title, rows in (("Image step memory", memory), ("Hostile and odd media", odd), ("Killed processes", faults),
-                        ("Duplicates and bursts", bursts)):  # fmt: skip
-        if rows:
-            print(f"### {title}\n\n{table(rows)}\n")
 
 
 if __name__ == "__main__":

@@ -189,6 +189,9 @@ def _libvips() -> Any:
     return pyvips
 
 
+# Loaded with the module, i.e. during the function's cold start, not inside its first invocation.
+_libvips()
+
 #: Formats whose libvips loader streams (and, for JPEG and WebP, shrinks while decoding).
 _VIPS_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF"})
 
