@@ -157,8 +157,17 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def image_runtimes() -> list[int]:
-    return processes(b"lambda_runtime.py", b"AWS_LAMBDA_FUNCTION_NAME=smmu-process-image")
+def image_runtimes(stack: Stack) -> list[int]:
+    """This stack's ProcessImage environments only (other stacks on the machine run the same function name):
+    their working directory is the function's code under this stack's work directory."""
+    mine = []
+    for pid in processes(b"lambda_runtime.py", b"AWS_LAMBDA_FUNCTION_NAME=smmu-process-image"):
+        try:
+            if Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(stack.work_dir):
+                mine.append(pid)
+        except OSError:
+            continue
+    return mine
 
 
 # -- cases -------------------------------------------------------------------------------------------------
@@ -174,13 +183,13 @@ def step_ms(job: dict[str, Any], step: str) -> float | None:
 
 
 def image_memory(stack: Stack, name: str, data: bytes, content_type: str, copies: int = 1) -> dict[str, Any]:
-    for pid in image_runtimes():  # a fresh environment per case: VmHWM is the peak of this case alone
+    for pid in image_runtimes(stack):  # a fresh environment per case: VmHWM is the peak of this case alone
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     with ThreadPoolExecutor(copies) as pool:
         uploads = list(pool.map(lambda i: stack.upload(data, f"{i}-{name}", content_type), range(copies)))
     jobs = [stack.wait(job_id) for job_id, _ in uploads]
-    peaks = [int(status_field(pid, "VmHWM").split()[0]) // 1024 for pid in image_runtimes()]
+    peaks = [int(status_field(pid, "VmHWM").split()[0]) // 1024 for pid in image_runtimes(stack)]
     return {
         "case": f"{name}" + (f" x{copies} at once" if copies > 1 else ""),
         "size": f"{len(data) / 1e6:.2f} MB",
@@ -207,7 +216,7 @@ def kill_image_function(stack: Stack) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     victim = None
     while victim is None and time.monotonic() < deadline:
-        runtimes = image_runtimes()
+        runtimes = image_runtimes(stack)
         before = {pid: cpu_ticks(pid) for pid in runtimes}
         time.sleep(0.2)
         victim = next((pid for pid in runtimes if cpu_ticks(pid) >= before[pid] + 4), None)  # busy: our image

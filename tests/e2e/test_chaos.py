@@ -113,6 +113,13 @@ def _processes(marker: bytes, environ: bytes | None = None) -> list[int]:
     return found
 
 
+def _cwd(pid: int) -> Path:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return Path("/")
+
+
 def _cpu_ticks(pid: int) -> int:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -131,7 +138,12 @@ def test_a_function_environment_killed_mid_invocation_is_retried_and_the_job_com
     victim = None
     while victim is None:
         assert time.monotonic() < deadline, client.job(job_id)
-        runtimes = _processes(b"lambda_runtime.py", f"AWS_LAMBDA_FUNCTION_NAME={function}".encode())
+        # This stack's environments only: their working directory is the function's code in its work dir.
+        runtimes = [
+            pid
+            for pid in _processes(b"lambda_runtime.py", f"AWS_LAMBDA_FUNCTION_NAME={function}".encode())
+            if _cwd(pid).is_relative_to(target.work_dir)
+        ]
         before = {pid: _cpu_ticks(pid) for pid in runtimes}
         time.sleep(0.05)
         victim = next((pid for pid in runtimes if _cpu_ticks(pid) > before[pid] + 1), None)
