@@ -151,7 +151,7 @@ def main() -> None:
     finally:
         if stack is not None:
             stack.terminate()
-            stack.wait(timeout=20)
+            stack.wait(timeout=90)  # the worker services get 30 s to finish a task
 
     latencies = [r["latency"] for r in results]
     handlers = [r["handler"] for r in results]
