@@ -143,6 +143,8 @@ class S3Guard:
         if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
             self._check_presigned_url(environ, method, query)
             if method == "PUT":
+                if "uploadId" in query:
+                    _check_upload_exists(path, query["uploadId"])
                 self._check_checksums(environ)
             return None
         if "Signature" in query and "AWSAccessKeyId" in query:
@@ -339,13 +341,28 @@ class S3Guard:
             f"<Error><Code>{refusal.code}</Code><Message>{_xml(refusal.message)}</Message>"
             f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
         ).encode()
-        reasons = {400: "Bad Request", 403: "Forbidden"}
+        reasons = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
         if environ["REQUEST_METHOD"].upper() == "HEAD":
             start_response(f"{refusal.status} {reasons[refusal.status]}", [*headers, ("Content-Length", "0")])
             return [b""]
         start_response(f"{refusal.status} {reasons[refusal.status]}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
+
+
+def _check_upload_exists(path: str, upload_id: str) -> None:
+    """A part for an aborted, completed or unknown upload: S3 answers 404 NoSuchUpload (moto fails with a 500)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.get(unquote(path.lstrip("/").split("/", 1)[0]))
+    if bucket is not None and upload_id not in bucket.multiparts:
+        raise Refusal(
+            404,
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted "
+            "or completed.",
+        )
 
 
 def _xml(text: str) -> str:
