@@ -3,7 +3,7 @@
 - ``embedded`` (default): starts ``smmu dev`` (embedded cloud + API) on free ports for the session;
 - ``compose``: a running ``docker compose`` stack on the moto emulator; ``localstack``: the same stack on LocalStack
   (SMMU_EMULATOR=localstack); ``aws``: a deployment. They read SMMU_API_URL, SMMU_API_KEY (a key of the ``dev``
-  tenant, or SMMU_E2E_TENANT's) and AWS_ENDPOINT_URL (unset for real AWS) from the environment.
+  tenant, or of SMMU_E2E_TENANT) and AWS_ENDPOINT_URL (unset for real AWS) from the environment.
 """
 
 import os

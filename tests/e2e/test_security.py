@@ -36,7 +36,8 @@ MISSING_JOB = "7d8c5a39-0c39-4a42-8d62-3b1a1c1f0000"
 #: S3's own checks of signatures, policies and anonymous access: AWS and the embedded emulator (also the compose
 #: stack's default) make them; LocalStack's community edition skips signature checks (see docs/security.md).
 s3_strict = pytest.mark.skipif(
-    os.environ.get("SMMU_EMULATOR") == "localstack" and os.environ.get("SMMU_E2E_TARGET") == "compose",
+    os.environ.get("SMMU_E2E_TARGET") == "localstack"
+    or (os.environ.get("SMMU_EMULATOR") == "localstack" and os.environ.get("SMMU_E2E_TARGET") == "compose"),
     reason="LocalStack does not verify S3 signatures, POST policies or anonymous access",
 )
 
