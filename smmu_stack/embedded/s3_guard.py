@@ -352,7 +352,7 @@ class S3Guard:
 
 def _check_upload_exists(path: str, upload_id: str) -> None:
     """A part for an aborted, completed or unknown upload: S3 answers 404 NoSuchUpload (moto fails with a 500)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
     bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.get(unquote(path.lstrip("/").split("/", 1)[0]))
