@@ -12,12 +12,13 @@ from typing import Literal
 from lambdas.shared.context import jobs, logger, uploads, workflows
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import ReconcileReport
+from smmu.errors import WorkflowLostError
 from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job, isoformat
 from smmu.keys import UPLOAD_PREFIX, job_id_from_upload_key
 
 
 def _fail(job: Job, message: str) -> bool:
-    error = JobError(step="Reconcile", code="WORKFLOW_LOST", message=message)
+    error = JobError(step="Reconcile", code=WorkflowLostError.code, message=message)
     return fail_job(jobs(), job.job_id, error, timeline_step="Reconciled")
 
 
