@@ -176,7 +176,9 @@ def abort(job_id: uuid.UUID, jobs: JobsDep, multipart: MultipartDep, caller: Cal
         jobs,
         job.job_id,
         JobError(
-            step="Upload", code="UPLOAD_ABORTED", message="the client aborted the upload; its parts were discarded"
+            step="Upload",
+            code=UploadAbortedError.code,
+            message="the client aborted the upload; its parts were discarded",
         ),
         timeline_step="UploadAborted",
     )

@@ -12,7 +12,7 @@ from typing import Literal
 from lambdas.shared.context import jobs, logger, uploads, workflows
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import ReconcileReport
-from smmu.errors import WorkflowLostError
+from smmu.errors import UploadAbandonedError, WorkflowLostError
 from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job, isoformat
 from smmu.keys import UPLOAD_PREFIX, job_id_from_upload_key
 
@@ -57,7 +57,7 @@ def abort_abandoned(max_age_seconds: int) -> list[str]:
             continue
         error = JobError(
             step="Upload",
-            code="UPLOAD_ABANDONED",
+            code=UploadAbandonedError.code,
             message=f"the multipart upload was not completed within {max_age_seconds} seconds; its parts were "
             "discarded",
         )
