@@ -17,6 +17,7 @@ from api.schemas import (
     ReceivedPart,
     UploadProgress,
 )
+from smmu.errors import UploadAbortedError
 from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job
 from smmu.multipart import PartPlan, StoredPart, composite_sha256, is_sha256_b64, part_problems
 from smmu.ports import MultipartUploads
