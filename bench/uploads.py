@@ -22,7 +22,7 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.conftest import free_port  # noqa: E402
+from smmu_stack.devkit import free_port  # noqa: E402
 
 
 def start_stack(work_dir: Path) -> tuple[subprocess.Popen, str, str, str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from smmu_stack.devkit import worker_media as media
 from smmu_stack.manifest import REPO_ROOT
-from tests.workers import media
 
 pytestmark = pytest.mark.e2e
 
