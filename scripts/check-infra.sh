@@ -5,7 +5,8 @@
 # everywhere this runs). Needs python3 (with venv) and terraform on PATH; npm is installed where missing.
 # checkov is installed into its own virtual environment (.venv-infra) because its dependency pins clash with the
 # project's. Exits non-zero on any failure.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "check-infra.sh: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
 
 CHECKOV_VERSION=${CHECKOV_VERSION:-3.3.30}
@@ -27,8 +28,8 @@ if [ ! -f "$stamp" ]; then
     # Debian's python3 ships venv/ensurepip separately.
     echo "python3 has no venv module: installing python3-venv"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
@@ -50,8 +51,8 @@ if [ ! -f "$SCHEMA" ]; then
   if ! command -v npm >/dev/null; then
     echo "npm is missing: installing Debian's npm"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends npm >/dev/null
   fi
   started=$SECONDS
   tmp=$(mktemp -d)

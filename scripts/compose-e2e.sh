@@ -9,7 +9,8 @@
 # image instead of building smmu-localstack:local), SMMU_COMPOSE_PROFILES (e.g. "workers"), SMMU_API_PORT and
 # SMMU_EMULATOR_PORT (default 8000 and 4566; a free port is chosen when the default is taken),
 # SMMU_KEEP_STACK=1 to leave the stack running at the end, PYTEST_ARGS (extra arguments for pytest).
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "compose-e2e.sh: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
 
 export DOCKER_BUILDKIT=0 COMPOSE_BAKE=false
@@ -88,6 +89,10 @@ for var in SMMU_API_PORT:8000 SMMU_EMULATOR_PORT:4566; do
   export "$name=$port"
 done
 export SMMU_API_URL=http://127.0.0.1:$SMMU_API_PORT
+# A fresh API key for this run: the provision service registers it for the dev tenant; the CLI and the e2e
+# suite send it (SMMU_API_KEY).
+SMMU_DEV_API_KEY=$(python3 -c 'import secrets as s; print("smmu_" + s.token_hex(6) + "_" + s.token_urlsafe(32))')
+export SMMU_DEV_API_KEY SMMU_API_KEY=$SMMU_DEV_API_KEY
 stack_up=1
 docker compose up --wait --wait-timeout 300
 docker compose ps -a

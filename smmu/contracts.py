@@ -51,6 +51,8 @@ class S3Object(Message):
     #: As S3 sends it: URL-encoded (spaces as '+'); see ``UploadEventRecord.uploads``.
     key: str
     size: int = 0
+    #: The object's ETag (S3 leaves out the quotes here); the dispatcher pins it on the job.
+    eTag: str | None = None
 
 
 class S3Entity(Message):
@@ -81,6 +83,7 @@ class Upload(Message):
     bucket: str
     key: str
     size: int
+    etag: str | None = None
 
 
 class UploadEventRecord(SqsRecordModel):
@@ -96,7 +99,12 @@ class UploadEventRecord(SqsRecordModel):
             return []
         return [
             # S3 URL-encodes keys in events (spaces as '+').
-            Upload(bucket=r.s3.bucket.name, key=unquote_plus(r.s3.object.key), size=r.s3.object.size)
+            Upload(
+                bucket=r.s3.bucket.name,
+                key=unquote_plus(r.s3.object.key),
+                size=r.s3.object.size,
+                etag=(r.s3.object.eTag or "").strip('"') or None,
+            )
             for r in notification.Records
             if r.eventName.startswith("ObjectCreated")
         ]

@@ -41,6 +41,12 @@ class CorruptMediaError(BadInputError):
     code = "CORRUPT_MEDIA"
 
 
+class UploadChangedError(BadInputError):
+    """The object under the job's key is not the upload the job accepted (someone uploaded again)."""
+
+    code = "UPLOAD_CHANGED"
+
+
 class JobNotFoundError(PipelineError):
     code = "JOB_NOT_FOUND"
 
@@ -56,6 +62,7 @@ ERROR_CODES: dict[str, str] = {
         TypeMismatchError,
         UnsupportedMediaError,
         CorruptMediaError,
+        UploadChangedError,
         JobNotFoundError,
     )
 }

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from smmu.contracts import ExecutionInput
-from smmu.jobs import Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.jobs import DEFAULT_TENANT, Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
 from smmu.ports import JobAlreadyExistsError
 from smmu.repository import decode_cursor, encode_cursor
 
@@ -72,20 +72,43 @@ class InMemoryJobStore:
         item.update(dump(Job.model_validate(new)))
 
     def list(
-        self, *, status: JobStatus | None = None, limit: int = 20, cursor: str | None = None
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
     ) -> tuple[list[Job], str | None]:
         after = decode_cursor(cursor) if cursor else None
+        if tenant_id is None and status is None:
+            raise ValueError("listing needs a tenant or a status")
         with self._lock:
-            items = [i for i in self._items.values() if status is None or i["status"] == status.value]
+            items = [
+                i
+                for i in self._items.values()
+                if (status is None or i["status"] == status.value)
+                and (tenant_id is None or i.get("tenant_id", DEFAULT_TENANT) == tenant_id)
+            ]
         items.sort(key=lambda i: (i["created_at"], i["job_id"]), reverse=True)
         if after is not None:
-            mark = (after.get("created_at", ""), after["job_id"])
+            mark = (after["created_at"], after["job_id"])
             items = [i for i in items if (i["created_at"], i["job_id"]) < mark]
-        page = items[:limit]
+        page = [Job.model_validate(i) for i in items[:limit]]
         more = len(items) > limit
-        last = page[-1] if page and more else None
-        next_cursor = encode_cursor({"job_id": last["job_id"], "created_at": last["created_at"]}) if last else None
-        return [Job.model_validate(i) for i in page], next_cursor
+        return page, encode_cursor(page[-1]) if page and more else None
+
+    def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
+        with self._lock:
+            return sum(
+                1
+                for i in self._items.values()
+                if i.get("tenant_id", DEFAULT_TENANT) == tenant_id
+                and i["created_at"] >= since
+                and (
+                    i["status"] in (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+                    or (i["status"] == JobStatus.PENDING_UPLOAD.value and i["upload_expires_at"] > now)
+                )
+            )
 
 
 class InMemoryMediaStore:

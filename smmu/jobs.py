@@ -86,8 +86,14 @@ class Output(MediaFacts):
     size_bytes: int
 
 
+#: The tenant of jobs written before tenants existed, and of make-believe jobs in tests.
+DEFAULT_TENANT = "default"
+
+
 class Job(BaseModel):
     job_id: str
+    #: Who owns the job: only callers of this tenant see it (see api/auth.py).
+    tenant_id: str = DEFAULT_TENANT
     status: JobStatus
     filename: str
     content_type: str
@@ -102,6 +108,10 @@ class Job(BaseModel):
     media_type: str | None = None
     detected_content_type: str | None = None
     uploaded_bytes: int | None = None
+    #: The upload the job accepted (S3's ETag and, in a versioned bucket, version id), pinned when the upload
+    #: event arrives: a later upload to the same key is ignored, and a step that finds other bytes fails.
+    upload_etag: str | None = None
+    upload_version_id: str | None = None
     execution_name: str | None = None
     completed_at: str | None = None
     error: JobError | None = None
@@ -112,6 +122,7 @@ class Job(BaseModel):
 def new_job(
     *,
     job_id: str,
+    tenant_id: str = DEFAULT_TENANT,
     filename: str,
     content_type: str,
     size_bytes: int,
@@ -123,6 +134,7 @@ def new_job(
     created = utcnow()
     return Job(
         job_id=job_id,
+        tenant_id=tenant_id,
         status=JobStatus.PENDING_UPLOAD,
         filename=filename,
         content_type=content_type,

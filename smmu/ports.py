@@ -43,11 +43,21 @@ class JobStore(Protocol):
         """Set fields of an existing job; False if there is no such job."""
 
     def list(
-        self, *, status: JobStatus | None = None, limit: int = 20, cursor: str | None = None
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
     ) -> tuple[list[Job], str | None]:
-        """Jobs newest first, optionally of one status, a page at a time: (page, cursor of the next page or None).
+        """Jobs newest first, a page at a time: one tenant's (optionally of one status) or, without a tenant, every
+        tenant's jobs of one status. (page, cursor of the next page or None).
 
-        ValueError for a cursor this store did not hand out."""
+        ValueError for a cursor this store did not hand out, or for neither tenant nor status."""
+
+    def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
+        """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload URL
+        still valid at ``now``."""
 
 
 class MediaStore(Protocol):

@@ -16,8 +16,11 @@ from smmu.ports import JobAlreadyExistsError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-#: Every job carries this constant so one index can list all jobs newest first.
-LISTING_PARTITION = "JOB"
+#: Every job carries its tenant's listing partition, so one index lists a tenant's jobs newest first.
+LISTING_PREFIX = "TENANT#"
+#: A cursor is a job's id and creation time, nothing more: the partition always comes from the caller.
+_CURSOR_FIELDS = frozenset({"job_id", "created_at"})
+_MAX_CURSOR = 512
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
 
@@ -43,19 +46,30 @@ def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
+def listing_partition(tenant_id: str) -> str:
+    return LISTING_PREFIX + tenant_id
+
+
+def encode_cursor(job: Job | None) -> str | None:
+    if job is None:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps({"job_id": job.job_id, "created_at": job.created_at}).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
+def decode_cursor(cursor: str) -> dict[str, str]:
+    """The position a cursor names. Anything but a cursor this API returned is refused with ValueError, whatever
+    its shape (nested, null, another type, oversized), so a crafted cursor cannot reach DynamoDB."""
+    refused = ValueError("cursor is not one this API returned")
+    if len(cursor) > _MAX_CURSOR:
+        raise refused
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ValueError("cursor is not one this API returned") from exc
-    if not isinstance(key, dict) or "job_id" not in key:
-        raise ValueError("cursor is not one this API returned")
+    except (ValueError, RecursionError) as exc:
+        raise refused from exc
+    if not isinstance(key, dict) or set(key) != _CURSOR_FIELDS:
+        raise refused
+    if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in key.values()):
+        raise refused
     return key
 
 
@@ -66,7 +80,7 @@ class JobRepository:
 
     def create(self, job: Job) -> None:
         item = {k: _to_dynamo(v) for k, v in dump(job).items()}
-        item["listing"] = {"S": LISTING_PARTITION}
+        item["listing"] = {"S": listing_partition(job.tenant_id)}
         try:
             self._db.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)")
         except self._db.exceptions.ConditionalCheckFailedException as exc:
@@ -147,31 +161,81 @@ class JobRepository:
         return True
 
     def list(
-        self, *, status: JobStatus | None = None, limit: int = 20, cursor: str | None = None
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
     ) -> tuple[list[Job], str | None]:
-        """Jobs newest first, optionally of one status, a page at a time."""
-        if status is None:
-            index, key_condition = BY_CREATED_INDEX, "listing = :pk"
-            values = {":pk": {"S": LISTING_PARTITION}}
+        """Jobs newest first, a page at a time: one tenant's (optionally of one status), or, without a tenant,
+        every tenant's jobs of one status (for the reconciler)."""
+        position = decode_cursor(cursor) if cursor else None
+        if tenant_id is not None:
+            index, partition_name, partition = BY_CREATED_INDEX, "listing", listing_partition(tenant_id)
+        elif status is not None:
+            index, partition_name, partition = BY_STATUS_INDEX, "status", status.value
         else:
-            index, key_condition = BY_STATUS_INDEX, "#status = :pk"
-            values = {":pk": {"S": status.value}}
+            raise ValueError("listing needs a tenant or a status")
         params: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index,
-            "KeyConditionExpression": key_condition,
-            "ExpressionAttributeValues": values,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": partition_name},
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if status is not None:
-            params["ExpressionAttributeNames"] = {"#status": "status"}
-        if cursor:
-            params["ExclusiveStartKey"] = {k: _to_dynamo(v) for k, v in decode_cursor(cursor).items()}
-        resp = self._db.query(**params)
-        jobs = [Job.model_validate(_from_dynamo(item)) for item in resp.get("Items", [])]
-        last = resp.get("LastEvaluatedKey")
-        return jobs, encode_cursor(_from_dynamo(last) if last else None)
+        if tenant_id is not None and status is not None:
+            # A tenant's jobs of one status: read the tenant's partition, keep that status (pages may then hold
+            # fewer items; the loop below fills them).
+            params["FilterExpression"] = "#status = :status"
+            params["ExpressionAttributeNames"]["#status"] = "status"
+            params["ExpressionAttributeValues"][":status"] = {"S": status.value}
+        if position is not None:
+            # The partition comes from the caller, never from the cursor: a cursor cannot reach another tenant.
+            params["ExclusiveStartKey"] = {
+                "job_id": {"S": position["job_id"]},
+                "created_at": {"S": position["created_at"]},
+                partition_name: {"S": partition},
+            }
+        found: list[Job] = []
+        last: dict[str, Any] | None = None
+        for _ in range(10):  # bounded: a sparse filter answers a short page with a cursor rather than read on
+            resp = self._db.query(**params)
+            found += [Job.model_validate(_from_dynamo(item)) for item in resp.get("Items", [])]
+            last = resp.get("LastEvaluatedKey")
+            if last is None or len(found) >= limit:
+                break
+            params["ExclusiveStartKey"] = last
+            params["Limit"] = limit - len(found)
+        page = found[:limit]
+        more = last is not None or len(found) > limit
+        return page, encode_cursor(page[-1]) if more and page else None
+
+    def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
+        """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload
+        URL still valid at ``now`` (an expired URL can no longer start work)."""
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CREATED_INDEX,
+            "KeyConditionExpression": "listing = :pk AND created_at >= :since",
+            "FilterExpression": "#status IN (:queued, :running) OR (#status = :pending AND upload_expires_at > :now)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": listing_partition(tenant_id)},
+                ":since": {"S": since},
+                ":now": {"S": now},
+                ":queued": {"S": JobStatus.QUEUED.value},
+                ":running": {"S": JobStatus.RUNNING.value},
+                ":pending": {"S": JobStatus.PENDING_UPLOAD.value},
+            },
+            "Select": "COUNT",
+        }
+        count = 0
+        for page in self._db.get_paginator("query").paginate(**params):
+            count += page["Count"]
+        return count
 
 
 class MediaRepository:

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     processed_bucket: str = "smmu-processed"
     jobs_table: str = "smmu-jobs"
     media_table: str = "smmu-media"
+    api_keys_table: str = "smmu-api-keys"
+    usage_table: str = "smmu-usage"
     state_machine_arn: str = ""
 
     max_upload_bytes: int = 100 * MIB

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -16,8 +16,24 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from smmu.tenants import ApiKeyStore
+
 app = typer.Typer(help="Smart Media Uploader developer commands.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: each belongs to a tenant; only their hashes are stored.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
+#: Where ``smmu dev`` leaves the dev tenant's API key (relative to the repository or the current directory).
+DEV_KEY_PATHS = (Path(".smmu") / "api-key", Path(__file__).resolve().parent.parent / ".smmu" / "api-key")
+
+
+def _api_key(given: str | None) -> str | None:
+    if given:
+        return given
+    for path in DEV_KEY_PATHS:
+        if path.is_file():
+            return path.read_text().strip()
+    return None
 
 
 def _parse_overrides(values: list[str]) -> dict[str, str]:
@@ -71,12 +87,16 @@ def dev(
         table = Table.grid(padding=(0, 2))
         table.add_row("API", stack.api_url)
         table.add_row("API docs", f"{stack.api_url}/docs")
+        table.add_row("API key (dev tenant)", stack.api_key or "")
         table.add_row("AWS endpoint", stack.endpoint_url)
         table.add_row("Logs", str(stack.config.work_dir))
         exports = " ".join(f"{k}={v}" for k, v in stack.client_environment().items())
         console.print(Panel(table, title=f"smmu is up ({time.perf_counter() - started:.1f}s)", expand=False))
         console.print(f"AWS CLI / boto3 against it: [bold]export {exports}[/]")
-        console.print("Try it: [bold]smmu upload some.jpg --wait[/]   Stop: Ctrl-C")
+        console.print(
+            "Try it: [bold]smmu upload some.jpg --wait[/] (it reads the key from "
+            f"{stack.config.work_dir / 'api-key'}; other clients send 'Authorization: Bearer <key>')   Stop: Ctrl-C"
+        )
         console.print(f"SMMU_READY api={stack.api_url} endpoint={stack.endpoint_url}", highlight=False)
 
     _serve(announce, stack.stop)
@@ -119,12 +139,23 @@ def provision(
             "zipped with the code: for emulators that run Lambda's own runtime (LocalStack)",
         ),
     ] = None,
+    dev_api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SMMU_DEV_API_KEY", help="Register this API key for the 'dev' tenant (a local stack's key)"
+        ),
+    ] = None,
 ) -> None:
     """Apply the resource manifest to an emulator (idempotent)."""
     from smmu_stack.provision import provision as apply
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     result = apply(endpoint_url, region, dependencies=dependencies)
+    if dev_api_key:
+        _key_store(endpoint_url, region, result.environment["SMMU_API_KEYS_TABLE"]).create(
+            "dev", name="dev stack", token=dev_api_key
+        )
+        result.changes.append("dev API key")
     console.print_json(json.dumps({"changes": result.changes, "environment": result.environment}))
 
 
@@ -156,13 +187,18 @@ def package(
 def upload(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     api: Annotated[str, typer.Option(envvar="SMMU_API_URL")] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="SMMU_API_KEY", help="Defaults to the key `smmu dev` wrote in .smmu/api-key")
+    ] = None,
     content_type: Annotated[str | None, typer.Option(help="Defaults to a guess from the file name")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the job to finish and show it")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 300,
 ) -> None:
     """Upload a file the way any client does: ask the API for a presigned POST, send the file to S3."""
     declared = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    with httpx.Client(base_url=api, timeout=30) as client:
+    key = _api_key(api_key)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with httpx.Client(base_url=api, timeout=30, headers=headers) as client:
         created = client.post(
             "/v1/uploads",
             json={"filename": file.name, "content_type": declared, "size_bytes": file.stat().st_size},
@@ -192,6 +228,65 @@ def upload(
         console.print_json(json.dumps(job))
         if job["status"] != "COMPLETED":
             raise typer.Exit(1)
+
+
+def _key_store(endpoint_url: str | None, region: str, table: str) -> "ApiKeyStore":
+    import boto3
+
+    from smmu.tenants import ApiKeyStore
+
+    client = boto3.session.Session(region_name=region).client("dynamodb", endpoint_url=endpoint_url)
+    return ApiKeyStore(table, client)
+
+
+EndpointOption = Annotated[str | None, typer.Option(envvar="AWS_ENDPOINT_URL", help="Emulator endpoint; unset for AWS")]
+RegionOption = Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")]
+TableOption = Annotated[str, typer.Option(envvar="SMMU_API_KEYS_TABLE", help="The API keys table")]
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant id: lowercase letters, digits and '-'")],
+    name: Annotated[str, typer.Option(help="What the key is for")] = "",
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = "us-east-1",
+    table: TableOption = "smmu-api-keys",
+) -> None:
+    """Create an API key for a tenant and print it (once: only its hash is stored)."""
+    try:
+        token, key = _key_store(endpoint_url, region, table).create(tenant, name=name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console.print(f"key id {key.key_id} for tenant {key.tenant_id}; send it as 'Authorization: Bearer <key>':")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys")] = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = "us-east-1",
+    table: TableOption = "smmu-api-keys",
+) -> None:
+    """List API keys (ids, tenants, names, dates; never the keys themselves)."""
+    listing = Table("key id", "tenant", "name", "created", "revoked")
+    for key in _key_store(endpoint_url, region, table).list(tenant):
+        listing.add_row(key.key_id, key.tenant_id, key.name, key.created_at, key.revoked_at or "")
+    console.print(listing)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (as `smmu keys list` shows it)")],
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = "us-east-1",
+    table: TableOption = "smmu-api-keys",
+) -> None:
+    """Revoke an API key: requests with it are refused (401) from now on."""
+    if not _key_store(endpoint_url, region, table).revoke(key_id):
+        console.print(f"[red]no key with id {key_id}[/]")
+        raise typer.Exit(1)
+    console.print(f"key {key_id} revoked")
 
 
 if __name__ == "__main__":

@@ -199,19 +199,25 @@ class Provisioner:
                     ]
                 },
             )
-        self.s3.put_bucket_cors(
-            Bucket=name,
-            CORSConfiguration={
-                "CORSRules": [
-                    {
-                        "AllowedMethods": spec["cors_allowed_methods"],
-                        "AllowedOrigins": ["*"],
-                        "AllowedHeaders": ["*"],
-                        "MaxAgeSeconds": 3000,
-                    }
-                ]
-            },
-        )
+        # Browsers may upload and download only from the origins the API allows (SMMU_CORS_ORIGINS, a JSON
+        # list; default none): no wildcard, so another web site cannot use a visitor's URLs.
+        origins = json.loads(self.manifest.data["environment"].get("SMMU_CORS_ORIGINS") or "[]")
+        if origins:
+            self.s3.put_bucket_cors(
+                Bucket=name,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            "AllowedMethods": spec["cors_allowed_methods"],
+                            "AllowedOrigins": origins,
+                            "AllowedHeaders": ["Content-Type"],
+                            "MaxAgeSeconds": 3000,
+                        }
+                    ]
+                },
+            )
+        else:
+            self.s3.delete_bucket_cors(Bucket=name)
         queue_configs = []
         for notification in spec["notifications"]:
             queue_key = notification["queue"]

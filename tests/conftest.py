@@ -14,15 +14,24 @@ from smmu_stack.provision import Provisioned, provision
 REGION = "us-east-1"
 
 
-def make_job(jobs, status=None, job_id: str | None = None) -> str:
+def make_job(jobs, status=None, job_id: str | None = None, tenant_id: str = "default") -> str:
     """Store a job (default PENDING_UPLOAD) in the jobs table and return its id."""
     import uuid
 
     from smmu.jobs import JobStatus, new_job
 
     job_id = job_id or str(uuid.uuid4())
-    job = new_job(job_id=job_id, filename="a.jpg", content_type="image/jpeg", size_bytes=10, raw_bucket="smmu-raw",
-                  raw_key=f"uploads/{job_id}/a.jpg", upload_ttl_seconds=60, pending_ttl_seconds=3600)  # fmt: skip
+    job = new_job(
+        job_id=job_id,
+        tenant_id=tenant_id,
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size_bytes=10,
+        raw_bucket="smmu-raw",
+        raw_key=f"uploads/{tenant_id}/{job_id}/a.jpg",
+        upload_ttl_seconds=60,
+        pending_ttl_seconds=3600,
+    )
     if status not in (None, JobStatus.PENDING_UPLOAD):
         job = job.model_copy(update={"status": status, "expires_at": None})
     jobs.create(job)

@@ -1,38 +1,49 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import JobsDep, MediaDep, PresignerDep, SettingsDep
+from api.deps import CallerDep, JobsDep, MediaDep, PresignerDep, SettingsDep
 from api.schemas import JobPage, JobSummary, JobView, OutputView
 from smmu.jobs import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No credential, or one that is not valid"}}
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobPage, responses=UNAUTHORIZED)
 def list_jobs(
     jobs: JobsDep,
     settings: SettingsDep,
+    caller: CallerDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> JobPage:
-    """Jobs, newest first, a page at a time; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    """The caller's jobs, newest first, a page at a time; pass ``next_cursor`` back as ``cursor`` for the next
+    page."""
     try:
-        page, next_cursor = jobs.list(status=status_filter, limit=limit or settings.page_size_default, cursor=cursor)
+        page, next_cursor = jobs.list(
+            tenant_id=caller.tenant_id, status=status_filter, limit=limit or settings.page_size_default, cursor=cursor
+        )
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     items = [JobSummary.model_validate(job.model_dump()) for job in page]
     return JobPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{job_id}", response_model=JobView, responses={404: {"description": "No such job"}})
+@router.get("/{job_id}", response_model=JobView, responses={404: {"description": "No such job"}, **UNAUTHORIZED})
 def get_job(
-    job_id: uuid.UUID, jobs: JobsDep, media: MediaDep, presigner: PresignerDep, settings: SettingsDep
+    job_id: uuid.UUID,
+    jobs: JobsDep,
+    media: MediaDep,
+    presigner: PresignerDep,
+    settings: SettingsDep,
+    caller: CallerDep,
 ) -> JobView:
     job = jobs.get(str(job_id))
-    if job is None:
+    # Another tenant's job answers exactly as a missing one does.
+    if job is None or job.tenant_id != caller.tenant_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job with id {job_id}")
     outputs = [
         OutputView(
@@ -47,7 +58,7 @@ def get_job(
     ]
     media_item = media.get(job.job_id) if job.status is JobStatus.COMPLETED else None
     return JobView(
-        **job.model_dump(exclude={"outputs", "upload_expires_at"}),
+        **job.model_dump(exclude={"outputs", "upload_expires_at", "tenant_id"}),
         upload_expires_at=job.upload_expires_at if job.status is JobStatus.PENDING_UPLOAD else None,
         outputs=outputs,
         metadata=media_item["metadata"] if media_item else None,

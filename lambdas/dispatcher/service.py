@@ -11,9 +11,11 @@ def dispatch_upload(upload: Upload) -> str | None:
     """Queue the job for an uploaded object and start its execution; returns the execution ARN if started.
 
     Idempotent: the execution is named after the job id, so a redelivered or duplicated event can never start a
-    second one, and the status write is conditional, so it never moves the job backwards.
+    second one, and the status write is conditional, so it never moves the job backwards. The upload's ETag is
+    pinned on the job: a later upload to the same key (the presigned POST is reusable until it expires) is
+    ignored with a timeline entry, and ValidateInput refuses an object that is not the pinned one.
     """
-    bucket, key, size = upload.bucket, upload.key, upload.size
+    bucket, key, size, etag = upload.bucket, upload.key, upload.size, upload.etag
     job_id = job_id_from_upload_key(key)
     if job_id is None:
         logger.warning("object outside the upload key scheme ignored", bucket=bucket, key=key)
@@ -31,11 +33,22 @@ def dispatch_upload(upload: Upload) -> str | None:
         job_id,
         JobStatus.QUEUED,
         entry=TimelineEntry(step="UploadReceived", outcome="info", detail=f"{size} bytes"),
-        fields={"uploaded_bytes": size, "execution_name": job_id},
+        fields={"uploaded_bytes": size, "execution_name": job_id, **({"upload_etag": etag} if etag else {})},
         remove=("expires_at",),
     )
     if not queued:
         current = repo.get(job_id)
+        if current is not None and etag and current.upload_etag and current.upload_etag != etag:
+            repo.record_step(
+                job_id,
+                TimelineEntry(
+                    step="UploadIgnored",
+                    outcome="info",
+                    detail=f"a later upload ({size} bytes) was ignored: the job keeps the file it accepted",
+                ),
+            )
+            logger.warning("later upload to a job's key ignored", status=current.status.value)
+            return None
         # QUEUED means an earlier delivery moved the job but may have failed before starting the execution.
         if current is None or current.status is not JobStatus.QUEUED:
             logger.info("duplicate upload event ignored", status=current.status.value if current else None)

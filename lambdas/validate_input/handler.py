@@ -7,7 +7,7 @@ from lambdas.shared.context import jobs, logger, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
 from smmu.contracts import ObjectStep, ValidateInputResult
-from smmu.errors import JobNotFoundError, ObjectMissingError
+from smmu.errors import JobNotFoundError, ObjectMissingError, UploadChangedError
 from smmu.validation import check_uploaded_object
 
 
@@ -23,6 +23,8 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ValidateInputRe
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             raise ObjectMissingError("the uploaded file is no longer in the upload bucket") from exc
         raise
+    if job.upload_etag and str(head.get("ETag", "")).strip('"') != job.upload_etag:
+        raise UploadChangedError("the file under this job's key is not the upload the job accepted")
     size = int(head["ContentLength"])
     check_uploaded_object(
         actual_size=size,

@@ -16,6 +16,7 @@ import requests
 
 from smmu_stack.embedded.event_sources import SqsEventSource
 from smmu_stack.embedded.lambda_executor import FunctionSpec, LambdaExecutor
+from smmu_stack.embedded.s3_guard import S3Guard
 
 log = logging.getLogger("smmu.embedded")
 
@@ -126,6 +127,22 @@ def _rate_seconds(expression: str) -> float | None:
     return int(amount) * seconds[unit] if unit in seconds else None
 
 
+def _guarded_server(host: str, port: int, credentials: dict[str, str]) -> Any:
+    """moto's threaded server with the S3 guard in front of its WSGI application."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    class GuardedServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = S3Guard(DomainDispatcherApplication(create_backend_app), credentials)
+            self._server = make_server(self._ip_address, self._port, app, True)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return GuardedServer(ip_address=host, port=port, verbose=False)
+
+
 class EmbeddedCloud:
     def __init__(
         self,
@@ -155,14 +172,15 @@ class EmbeddedCloud:
         self._lambda_client: Any = None
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         # Step Functions' interpreter calls the other services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         for name, value in CREDENTIALS.items():
             os.environ.setdefault(name, value)
         _patch_moto(self.executor)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        # Presigned requests are verified against the keys clients sign with: the emulator's and this process's.
+        keys = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+        keys[os.environ["AWS_ACCESS_KEY_ID"]] = os.environ["AWS_SECRET_ACCESS_KEY"]
+        self._server = _guarded_server(self.host, self.port, keys)
         self._server.start()
         requests.post(
             f"{self.endpoint_url}/moto-api/config",

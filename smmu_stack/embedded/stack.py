@@ -8,14 +8,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import httpx
 
+from smmu.tenants import ApiKeyStore
 from smmu_stack.embedded.cloud import CREDENTIALS, EmbeddedCloud
 from smmu_stack.embedded.services import WorkerService, worker_environment
 from smmu_stack.manifest import REPO_ROOT, Manifest
 from smmu_stack.provision import Provisioned, provision
 
 log = logging.getLogger("smmu.stack")
+DEV_TENANT = "dev"
+#: In the work directory: the dev tenant's API key, for the CLI and the tests.
+API_KEY_FILE = "api-key"
 
 
 @dataclass
@@ -39,6 +44,8 @@ class EmbeddedStack:
         self.provisioned: Provisioned | None = None
         self._api: subprocess.Popen[bytes] | None = None
         self.services: list[WorkerService] = []
+        #: The dev tenant's API key, created at every start (the embedded cloud keeps nothing between runs).
+        self.api_key: str | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -60,12 +67,26 @@ class EmbeddedStack:
         if self.config.overrides:
             manifest.data["environment"].update(self.config.overrides)
         self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
+        self._create_dev_key()
         self.cloud.start_event_sources()
         self.cloud.start_schedules()
         if self.config.workers:
             self._start_workers(manifest)
         self._start_api()
         log.info("stack ready in %.1fs", time.perf_counter() - started)
+
+    def _create_dev_key(self) -> None:
+        """A key for the dev tenant, written to ``<work dir>/api-key`` (owner-only) where the CLI and the tests
+        find it; ``smmu dev`` prints it."""
+        assert self.provisioned is not None
+        dynamodb = boto3.session.Session(region_name=self.config.region).client(
+            "dynamodb", endpoint_url=self.endpoint_url
+        )
+        store = ApiKeyStore(self.provisioned.environment["SMMU_API_KEYS_TABLE"], dynamodb)
+        self.api_key, _ = store.create(DEV_TENANT, name="smmu dev")
+        path = self.config.work_dir / API_KEY_FILE
+        path.touch(mode=0o600)
+        path.write_text(self.api_key + "\n")
 
     def _start_workers(self, manifest: Manifest) -> None:
         assert self.provisioned is not None

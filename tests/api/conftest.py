@@ -7,12 +7,16 @@ from api.core.config import get_api_settings
 
 
 @pytest.fixture
-def api(provisioned, monkeypatch):
+def api(provisioned, aws, monkeypatch):
     for name, value in provisioned.environment.items():
         monkeypatch.setenv(name, value)
     get_api_settings.cache_clear()
     from api.main import create_app
+    from smmu.tenants import ApiKeyStore
 
-    with TestClient(create_app()) as client:
+    token, _ = ApiKeyStore(provisioned.environment["SMMU_API_KEYS_TABLE"], aws("dynamodb")).create(
+        "api-tests", name="api tests"
+    )
+    with TestClient(create_app(), headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
     get_api_settings.cache_clear()

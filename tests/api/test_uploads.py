@@ -16,7 +16,7 @@ def test_presigned_post_policy_bounds_key_type_size_and_time(api):
     assert response.status_code == 201
     body = response.json()
     fields = body["upload"]["fields"]
-    assert fields["key"] == f"uploads/{body['job_id']}/My_Cat.JPG"
+    assert fields["key"] == f"uploads/api-tests/{body['job_id']}/My_Cat.JPG"
     assert fields["Content-Type"] == "image/jpeg"  # canonical spelling
     policy = json.loads(base64.b64decode(fields["policy"]))
     conditions = policy["conditions"]

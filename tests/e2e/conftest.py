@@ -2,8 +2,8 @@
 
 - ``embedded`` (default): starts ``smmu dev`` (embedded cloud + API) on free ports for the session;
 - ``compose``: a running ``docker compose`` stack on the moto emulator; ``localstack``: the same stack on LocalStack
-  (SMMU_EMULATOR=localstack); ``aws``: a deployment. They read SMMU_API_URL and AWS_ENDPOINT_URL (unset for real
-  AWS) from the environment.
+  (SMMU_EMULATOR=localstack); ``aws``: a deployment. They read SMMU_API_URL, SMMU_API_KEY (a key of the ``dev``
+  tenant, or of SMMU_E2E_TENANT) and AWS_ENDPOINT_URL (unset for real AWS) from the environment.
 """
 
 import os
@@ -35,6 +35,9 @@ class Target:
     manifest: Manifest = field(default_factory=Manifest.load)
     #: The embedded stack's work directory (worker process ids, logs); None for other targets.
     work_dir: Path | None = None
+    #: An API key of ``tenant`` (the embedded stack writes the dev tenant's into its work directory).
+    api_key: str = ""
+    tenant: str = "dev"
 
     def client(self, service: str) -> Any:
         return boto3.session.Session(region_name=REGION).client(service, endpoint_url=self.endpoint_url)
@@ -91,6 +94,7 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
         time.sleep(0.3)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    target.api_key = (work_dir / "api-key").read_text().strip()
     try:
         yield target
     finally:
@@ -106,7 +110,12 @@ def target(tmp_path_factory) -> Iterator[Target]:
     if TARGET == "embedded":
         yield from _start_embedded(tmp_path_factory)
     elif TARGET in ("compose", "localstack", "aws"):
-        yield Target(api_url=os.environ["SMMU_API_URL"], endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+        yield Target(
+            api_url=os.environ["SMMU_API_URL"],
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+            api_key=os.environ["SMMU_API_KEY"],
+            tenant=os.environ.get("SMMU_E2E_TENANT", "dev"),
+        )
     else:
         raise pytest.UsageError(f"unknown SMMU_E2E_TARGET {TARGET!r}")
 
@@ -114,9 +123,11 @@ def target(tmp_path_factory) -> Iterator[Target]:
 class Client:
     """A client of the public API, doing what any user's client does."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, api_key: str | None = None) -> None:
         self.target = target
-        self.http = httpx.Client(base_url=target.api_url, timeout=30)
+        self.http = httpx.Client(
+            base_url=target.api_url, timeout=30, headers={"Authorization": f"Bearer {api_key or target.api_key}"}
+        )
         self.created: list[str] = []
 
     def request_upload(self, filename: str, content_type: str, size: int) -> httpx.Response:

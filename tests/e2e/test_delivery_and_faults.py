@@ -41,7 +41,7 @@ def test_the_same_upload_event_delivered_three_times_starts_one_execution(client
     data = media.jpeg(640, 480)
     job_id, _ = client.upload(data, "dup licate.jpg", "image/jpeg")
     job = client.job(job_id)
-    raw_key = f"uploads/{job_id}/dup_licate.jpg"
+    raw_key = f"uploads/{target.tenant}/{job_id}/dup_licate.jpg"
     sqs = target.client("sqs")
     queue = sqs.get_queue_url(QueueName=target.manifest.queues["jobs"]["name"])["QueueUrl"]
     event = _s3_event(target.manifest.buckets["raw"]["name"], raw_key, len(data))

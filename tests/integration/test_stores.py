@@ -1,13 +1,15 @@
 """One behavioural suite for the storage ports, run against both the DynamoDB adapters (on the emulator) and
 the in-memory fakes the unit tests use: if the fakes drift from the real thing, this fails."""
 
+import base64
+import json
 import time
 import uuid
 
 import pytest
 
 from smmu.fakes import InMemoryJobStore, InMemoryMediaStore
-from smmu.jobs import JobError, JobStatus, TimelineEntry, fail_job
+from smmu.jobs import DEFAULT_TENANT, JobError, JobStatus, TimelineEntry, fail_job, isoformat, utcnow
 from smmu.ports import JobAlreadyExistsError, JobStore, MediaStore
 from smmu.repository import JobRepository, MediaRepository
 from tests.conftest import make_job
@@ -95,7 +97,7 @@ def test_listing_newest_first_with_pages_and_status_filter(jobs):
     jobs.transition(created[1], JobStatus.FAILED)
     seen, cursor = [], None
     while True:
-        page, cursor = jobs.list(limit=2, cursor=cursor)
+        page, cursor = jobs.list(tenant_id=DEFAULT_TENANT, limit=2, cursor=cursor)
         assert len(page) <= 2
         seen += [j.job_id for j in page]
         if cursor is None:
@@ -105,11 +107,51 @@ def test_listing_newest_first_with_pages_and_status_filter(jobs):
     failed, _ = jobs.list(status=JobStatus.FAILED, limit=100)
     assert created[1] in [j.job_id for j in failed]
     assert not {created[0], created[2]} & {j.job_id for j in failed}
+    mine_failed, _ = jobs.list(tenant_id=DEFAULT_TENANT, status=JobStatus.FAILED, limit=100)
+    assert created[1] in [j.job_id for j in mine_failed]
+    assert not {created[0], created[2]} & {j.job_id for j in mine_failed}
 
 
-def test_a_forged_cursor_is_refused(jobs):
+def test_listing_is_per_tenant(jobs):
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    theirs = make_job(jobs, tenant_id=tenant)
+    mine = make_job(jobs)
+    assert theirs not in [j.job_id for j in jobs.list(tenant_id=DEFAULT_TENANT, limit=100)[0]]
+    assert [j.job_id for j in jobs.list(tenant_id=tenant, limit=100)[0]] == [theirs]
+    # A cursor positions a listing; it never changes whose listing it is.
+    own = jobs.get(mine)
+    cursor = base64.urlsafe_b64encode(
+        json.dumps({"job_id": own.job_id, "created_at": "9999-12-31T00:00:00.000Z"}).encode()
+    ).decode()
+    assert [j.job_id for j in jobs.list(tenant_id=tenant, cursor=cursor, limit=100)[0]] == [theirs]
+
+
+def test_active_jobs_are_counted_per_tenant(jobs):
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    for status in (None, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED):
+        make_job(jobs, status=status, tenant_id=tenant)
+    make_job(jobs, status=JobStatus.RUNNING)  # another tenant's
+    since = "2000-01-01T00:00:00.000Z"
+    assert jobs.count_active(tenant, now=isoformat(utcnow()), since=since) == 3
+    # A pending job whose upload URL has expired can no longer start work.
+    assert jobs.count_active(tenant, now="2999-01-01T00:00:00.000Z", since=since) == 2
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "bm90LWEta2V5",
+        base64.urlsafe_b64encode(b'{"job_id": "x"}').decode(),
+        base64.urlsafe_b64encode(b'{"job_id": {"a": 1}, "created_at": "x"}').decode(),
+        base64.urlsafe_b64encode(b"null").decode(),
+        base64.urlsafe_b64encode(b'""').decode(),
+        base64.urlsafe_b64encode(b"[" * 600 + b"]" * 600).decode(),
+        base64.urlsafe_b64encode(b'{"job_id": "x", "created_at": "y", "listing": "TENANT#other"}').decode(),
+    ],
+)
+def test_a_forged_cursor_is_refused(jobs, cursor):
     with pytest.raises(ValueError, match="cursor"):
-        jobs.list(cursor="bm90LWEta2V5")
+        jobs.list(tenant_id=DEFAULT_TENANT, cursor=cursor)
 
 
 def test_media_metadata_round_trips(media):

@@ -62,9 +62,12 @@ def sqs_record(body: dict | str, message_id: str | None = None) -> dict:
     }
 
 
-def s3_event(key: str, size: int = 10, bucket: str = "smmu-raw", name: str = "ObjectCreated:Post") -> dict:
+def s3_event(
+    key: str, size: int = 10, bucket: str = "smmu-raw", name: str = "ObjectCreated:Post", etag: str | None = None
+) -> dict:
     # As emulators send it: without the userIdentity / requestParameters that AWS adds.
-    return {"Records": [{"eventName": name, "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}}}]}
+    obj = {"key": key, "size": size, **({"eTag": etag} if etag else {})}
+    return {"Records": [{"eventName": name, "s3": {"bucket": {"name": bucket}, "object": obj}}]}
 
 
 def dispatch(*records: dict) -> dict:
@@ -75,14 +78,14 @@ def dispatch(*records: dict) -> dict:
 
 def test_an_upload_event_queues_the_job_and_starts_one_execution(fakes):
     job_id = make_job(fakes.jobs)
-    event = s3_event(f"uploads/{job_id}/a.jpg", size=7)
+    event = s3_event(f"uploads/default/{job_id}/a.jpg", size=7)
     assert dispatch(sqs_record(event)) == {"batchItemFailures": []}
     job = fakes.jobs.get(job_id)
     assert (job.status, job.uploaded_bytes, job.execution_name, job.expires_at) == (JobStatus.QUEUED, 7, job_id, None)
     assert fakes.workflows.executions[job_id] == ExecutionInput(
         job_id=job_id,
         bucket="smmu-raw",
-        key=f"uploads/{job_id}/a.jpg",
+        key=f"uploads/default/{job_id}/a.jpg",
         worker_heartbeat_seconds=get_settings().worker_heartbeat_timeout_seconds,
     )
     # A redelivered event changes nothing and starts nothing.
@@ -91,16 +94,30 @@ def test_an_upload_event_queues_the_job_and_starts_one_execution(fakes):
     assert [e.step for e in fakes.jobs.get(job_id).timeline] == ["UploadRequested", "UploadReceived"]
 
 
+def test_a_later_upload_to_the_same_key_is_ignored_with_a_timeline_entry(fakes):
+    job_id = make_job(fakes.jobs)
+    key = f"uploads/default/{job_id}/a.jpg"
+    dispatch(sqs_record(s3_event(key, size=7, etag="first")))
+    assert fakes.jobs.get(job_id).upload_etag == "first"
+    dispatch(sqs_record(s3_event(key, size=9, etag="second")))
+    job = fakes.jobs.get(job_id)
+    assert (job.upload_etag, job.uploaded_bytes) == ("first", 7)
+    assert [e.step for e in job.timeline] == ["UploadRequested", "UploadReceived", "UploadIgnored"]
+    assert len(fakes.workflows.executions) == 1
+    dispatch(sqs_record(s3_event(key, size=7, etag="first")))  # a redelivery of the accepted upload: no entry
+    assert [e.step for e in fakes.jobs.get(job_id).timeline].count("UploadIgnored") == 1
+
+
 def test_event_keys_are_url_decoded(fakes):
     job_id = make_job(fakes.jobs)
-    fakes.jobs.update_fields(job_id, {"raw_key": f"uploads/{job_id}/my photo.jpg"})
-    dispatch(sqs_record(s3_event(f"uploads/{job_id}/my+photo.jpg")))
+    fakes.jobs.update_fields(job_id, {"raw_key": f"uploads/default/{job_id}/my photo.jpg"})
+    dispatch(sqs_record(s3_event(f"uploads/default/{job_id}/my+photo.jpg")))
     assert fakes.jobs.get(job_id).status is JobStatus.QUEUED
 
 
 def test_a_queued_job_without_an_execution_gets_one_on_redelivery(fakes):
     job_id = make_job(fakes.jobs, status=JobStatus.QUEUED)
-    dispatch(sqs_record(s3_event(f"uploads/{job_id}/a.jpg")))
+    dispatch(sqs_record(s3_event(f"uploads/default/{job_id}/a.jpg")))
     assert job_id in fakes.workflows.executions
 
 
@@ -109,7 +126,7 @@ def test_a_queued_job_without_an_execution_gets_one_on_redelivery(fakes):
     [
         {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "smmu-raw"},
         s3_event("elsewhere/file.jpg"),
-        s3_event(f"uploads/{uuid.uuid4()}/a.jpg"),  # a job that does not exist (expired)
+        s3_event(f"uploads/default/{uuid.uuid4()}/a.jpg"),  # a job that does not exist (expired)
         s3_event("uploads/x/a.jpg", name="ObjectRemoved:Delete"),
     ],
     ids=["test-event", "outside-the-scheme", "unknown-job", "not-a-creation"],
@@ -121,13 +138,13 @@ def test_events_that_are_not_uploads_of_a_job_are_ignored(fakes, body):
 
 def test_an_upload_to_another_location_than_the_jobs_is_ignored(fakes):
     job_id = make_job(fakes.jobs)
-    dispatch(sqs_record(s3_event(f"uploads/{job_id}/a.jpg", bucket="another-bucket")))
+    dispatch(sqs_record(s3_event(f"uploads/default/{job_id}/a.jpg", bucket="another-bucket")))
     assert fakes.jobs.get(job_id).status is JobStatus.PENDING_UPLOAD
 
 
 def test_a_malformed_message_fails_alone(fakes):
     job_id = make_job(fakes.jobs)
-    good = sqs_record(s3_event(f"uploads/{job_id}/a.jpg"))
+    good = sqs_record(s3_event(f"uploads/default/{job_id}/a.jpg"))
     bad = sqs_record("{not json", message_id="bad-1")
     assert dispatch(good, bad) == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
     assert fakes.jobs.get(job_id).status is JobStatus.QUEUED
@@ -239,7 +256,8 @@ def test_the_reconciler_settles_stuck_jobs_from_their_executions(fakes):
     assert report["checked"] == 4
     assert report["restarted"] == [queued_without_execution]
     assert set(report["failed"]) == {running_without_execution, lost}
-    assert fakes.workflows.executions[queued_without_execution].key == f"uploads/{queued_without_execution}/a.jpg"
+    restarted_key = fakes.workflows.executions[queued_without_execution].key
+    assert restarted_key == f"uploads/default/{queued_without_execution}/a.jpg"
     assert fakes.jobs.get(queued_without_execution).timeline[-1].detail == "execution restarted"
     never, ended = fakes.jobs.get(running_without_execution), fakes.jobs.get(lost)
     assert (never.status, never.error.code) == (JobStatus.FAILED, "WORKFLOW_LOST")

@@ -131,7 +131,7 @@ class Pipeline:
 
     def new_job(self, body: bytes, *, media_type: str = "video", filename: str = "input.bin") -> dict[str, str]:
         job_id = str(uuid.uuid4())
-        key = f"uploads/{job_id}/{filename}"
+        key = f"uploads/workers/{job_id}/{filename}"
         self.s3.put_object(Bucket=self.raw_bucket, Key=key, Body=body)
         self.ddb.put_item(TableName=self.jobs_table, Item={"job_id": {"S": job_id}, "timeline": {"L": []}})
         return {"job_id": job_id, "bucket": self.raw_bucket, "key": key, "detection": {"media_type": media_type}}

@@ -22,8 +22,11 @@ module "stack" {
   image_tag            = var.image_tag
   egress_mode          = var.egress_mode
   certificate_arn      = var.certificate_arn
+  allow_plain_http     = var.allow_plain_http
   alb_ingress_cidrs    = var.alb_ingress_cidrs
   cors_allowed_origins = var.cors_allowed_origins
+  waf_rate_limit       = var.waf_rate_limit
+  oidc                 = var.oidc
   alarm_email          = var.alarm_email
   deletion_protection  = var.deletion_protection
   force_destroy        = var.force_destroy

@@ -118,7 +118,7 @@ resource "aws_security_group" "alb" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb" {
-  #checkov:skip=CKV_AWS_260:The load balancer is the public entry point of the API; alb_ingress_cidrs narrows it where needed.
+  #checkov:skip=CKV_AWS_260:The load balancer is the API's entry point; it admits only the networks alb_ingress_cidrs names (none by default).
   for_each = var.enable_container_services ? {
     for pair in setproduct(var.alb_ingress_cidrs, var.certificate_arn == null ? [80] : [80, 443]) : "${pair[0]}-${pair[1]}" => pair
   } : {}
@@ -176,8 +176,9 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
 # -- API service behind the load balancer ---------------------------------------------------------------------------
 resource "aws_lb" "api" {
   #checkov:skip=CKV_AWS_91:Access logs need a log bucket with an ELB-account bucket policy; enable them with the bucket where request-level audit is required. Requests are logged by the API itself.
-  #checkov:skip=CKV2_AWS_28:No WAF in front of the development stack (a web ACL costs a monthly fee plus per-request charges); attach one for production traffic.
-  #checkov:skip=CKV2_AWS_20:HTTP is redirected to HTTPS whenever certificate_arn is set; without a certificate (first deploy, smoke test) the listener serves HTTP.
+  #checkov:skip=CKV2_AWS_28:The WAF web ACL is optional (waf_rate_limit): it costs a monthly fee plus per-request charges, and the API limits each tenant's request rate itself.
+  #checkov:skip=CKV2_AWS_20:HTTP redirects to HTTPS; a plain HTTP listener exists only with the explicit allow_plain_http development flag.
+  #checkov:skip=CKV2_AWS_76:The optional web ACL (waf_rate_limit) carries AWSManagedRulesKnownBadInputsRuleSet, whose rules include Log4j; checkov cannot follow the count-based association.
   count = var.enable_container_services ? 1 : 0
 
   name                       = "${local.project}-api"
@@ -187,6 +188,13 @@ resource "aws_lb" "api" {
   subnets                    = var.public_subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
+
+  lifecycle {
+    precondition {
+      condition     = var.certificate_arn != null || var.allow_plain_http
+      error_message = "The API needs HTTPS: set certificate_arn, or allow_plain_http = true for a development stack."
+    }
+  }
 }
 
 resource "aws_lb_target_group" "service" {
@@ -211,9 +219,9 @@ resource "aws_lb_target_group" "service" {
 }
 
 resource "aws_lb_listener" "http_forward" {
-  #checkov:skip=CKV_AWS_2:Created only when no certificate_arn is given (first deploy, smoke test); with a certificate HTTP redirects to the HTTPS listener.
+  #checkov:skip=CKV_AWS_2:Created only with the explicit allow_plain_http development flag and no certificate; otherwise HTTP redirects to the HTTPS listener.
   #checkov:skip=CKV_AWS_103:Plain HTTP listener (no TLS policy applies); the HTTPS listener uses a TLS 1.2+/1.3 policy.
-  count = var.enable_container_services && var.certificate_arn == null ? 1 : 0
+  count = var.enable_container_services && var.certificate_arn == null && var.allow_plain_http ? 1 : 0
 
   load_balancer_arn = aws_lb.api[0].arn
   port              = 80
@@ -255,6 +263,76 @@ resource "aws_lb_listener" "https" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.service[var.public_service].arn
   }
+}
+
+# -- optional WAF: a per-address rate rule and AWS's known-bad-inputs rules in front of the load balancer --------------
+resource "aws_wafv2_web_acl" "api" {
+  #checkov:skip=CKV2_AWS_31:WAF logging needs a Firehose or an aws-waf-logs-* log group and its own retention decision; the rules' CloudWatch metrics and sampled requests are on.
+  count = var.enable_container_services && var.waf_rate_limit != null ? 1 : 0
+
+  name  = "${local.project}-api"
+  scope = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  rule {
+    name     = "rate-per-address"
+    priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit
+        aggregate_key_type = "IP"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.project}-api-rate"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "known-bad-inputs"
+    priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+        vendor_name = "AWS"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.project}-api-bad-inputs"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${local.project}-api"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "api" {
+  count = var.enable_container_services && var.waf_rate_limit != null ? 1 : 0
+
+  resource_arn = aws_lb.api[0].arn
+  web_acl_arn  = aws_wafv2_web_acl.api[0].arn
 }
 
 resource "aws_ecs_service" "service" {

@@ -5,6 +5,8 @@
 locals {
   jobs_table      = var.table_arns["jobs"]
   media_table     = var.table_arns["media"]
+  api_keys_table  = var.table_arns["api_keys"]
+  usage_table     = var.table_arns["usage"]
   raw_bucket      = var.bucket_arns["raw"]
   processed_items = "${var.bucket_arns["processed"]}/${var.output_prefix}*"
   raw_uploads     = "${var.bucket_arns["raw"]}/${var.upload_prefix}*"
@@ -53,6 +55,10 @@ locals {
         resources = concat([local.jobs_table], local.jobs_indexes)
       },
       { sid = "MediaRecords", actions = ["dynamodb:GetItem"], resources = [local.media_table] },
+      # Authenticates API keys (their hashes); creating and revoking keys is an operator's job, not the API's.
+      { sid = "ApiKeys", actions = ["dynamodb:GetItem"], resources = [local.api_keys_table] },
+      # Per-tenant rate limit and quota counters (conditional ADD).
+      { sid = "UsageCounters", actions = ["dynamodb:UpdateItem"], resources = [local.usage_table] },
       # Presigned POST uploads and presigned GET downloads are signed with the task role's credentials.
       { sid = "PresignUploads", actions = ["s3:PutObject"], resources = [local.raw_uploads] },
       { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },

@@ -38,7 +38,7 @@ locals {
         memory_mb      = service.memory_mb
         command        = try(service.command, null)
         container_port = try(service.container_port, null)
-        environment    = local.container_environment
+        environment    = key == var.public_service ? merge(local.container_environment, var.api_environment) : local.container_environment
         # Services write nothing locally: their root filesystem is read-only.
         read_only_root        = true
         ephemeral_storage_gib = null

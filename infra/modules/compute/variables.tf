@@ -99,15 +99,38 @@ variable "public_service" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for an HTTPS listener (HTTP then redirects to HTTPS); null serves plain HTTP on port 80."
+  description = "ACM certificate for the HTTPS listener (HTTP then redirects to HTTPS). Required unless allow_plain_http is set."
   type        = string
   default     = null
 }
 
+variable "allow_plain_http" {
+  description = "Development only: without a certificate, serve the API over plain HTTP on port 80. Credentials then cross the network in clear text."
+  type        = bool
+  default     = false
+}
+
 variable "alb_ingress_cidrs" {
-  description = "Networks allowed to reach the load balancer."
+  description = "Networks allowed to reach the load balancer (none by default: name them, e.g. an office range or [\"0.0.0.0/0\"] for the internet)."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
+}
+
+variable "waf_rate_limit" {
+  description = "Attach a WAF web ACL to the load balancer that blocks a client address sending more than this many requests in 5 minutes (plus AWS's known-bad-inputs rules); null for no WAF."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.waf_rate_limit == null || try(var.waf_rate_limit >= 100, false)
+    error_message = "waf_rate_limit is at least 100 (AWS WAF's minimum) or null."
+  }
+}
+
+variable "api_environment" {
+  description = "Extra settings for the API service only (OIDC issuer, CORS origins, limits): SMMU_* name to value."
+  type        = map(string)
+  default     = {}
 }
 
 variable "deletion_protection" {

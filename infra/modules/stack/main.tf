@@ -9,6 +9,19 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
+  # Settings only the API reads (api/core/config.py): its CORS origins and, when configured, the OIDC issuer.
+  api_environment = merge(
+    { SMMU_CORS_ORIGINS = jsonencode(var.cors_allowed_origins) },
+    var.oidc == null ? {} : {
+      SMMU_JWT_JWKS_URL     = var.oidc.jwks_url
+      SMMU_JWT_ISSUER       = var.oidc.issuer
+      SMMU_JWT_TENANT_CLAIM = var.oidc.tenant_claim
+    },
+    try(var.oidc.audience, null) == null ? {} : { SMMU_JWT_AUDIENCE = var.oidc.audience },
+  )
+}
+
+locals {
   repo_root = abspath("${path.module}/../../..")
   manifest  = jsondecode(file(coalesce(var.manifest_path, "${local.repo_root}/infra/resources.json")))
   project   = local.manifest.project
@@ -150,7 +163,10 @@ module "compute" {
   private_subnet_ids        = try(module.networking[0].private_subnet_ids, [])
   image_tag                 = var.image_tag
   certificate_arn           = var.certificate_arn
+  allow_plain_http          = var.allow_plain_http
   alb_ingress_cidrs         = var.alb_ingress_cidrs
+  waf_rate_limit            = var.waf_rate_limit
+  api_environment           = local.api_environment
   deletion_protection       = var.deletion_protection
   force_delete_repositories = var.force_destroy
 }

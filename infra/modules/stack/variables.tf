@@ -47,21 +47,44 @@ variable "image_tag" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for HTTPS on the load balancer; null serves HTTP."
+  description = "ACM certificate for HTTPS on the load balancer (HTTP redirects to it). Required unless allow_plain_http is set."
   type        = string
   default     = null
 }
 
+variable "allow_plain_http" {
+  description = "Development only: serve the API over plain HTTP when no certificate is given."
+  type        = bool
+  default     = false
+}
+
 variable "alb_ingress_cidrs" {
-  description = "Networks allowed to reach the load balancer."
+  description = "Networks allowed to reach the load balancer; none by default."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
 }
 
 variable "cors_allowed_origins" {
-  description = "Browser origins allowed by the buckets' CORS rules."
+  description = "Browser origins allowed to call the API and use its presigned URLs; none by default (no \"*\")."
   type        = list(string)
-  default     = ["*"]
+  default     = []
+}
+
+variable "waf_rate_limit" {
+  description = "Requests per 5 minutes from one address before the optional WAF blocks it; null for no WAF."
+  type        = number
+  default     = null
+}
+
+variable "oidc" {
+  description = "OIDC/JWT bearer tokens for the API (e.g. a Cognito user pool): its JWKS URL, issuer, audience and the claim naming the tenant. null: API keys only."
+  type = object({
+    jwks_url     = string
+    issuer       = string
+    audience     = optional(string)
+    tenant_claim = optional(string, "tenant_id")
+  })
+  default = null
 }
 
 variable "alarm_email" {

@@ -113,14 +113,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
+# Browsers may use the presigned URLs only from the listed origins; none listed, no CORS rule at all.
 resource "aws_s3_bucket_cors_configuration" "this" {
-  for_each = local.buckets
+  for_each = length(var.cors_allowed_origins) > 0 ? local.buckets : {}
 
   bucket = aws_s3_bucket.this[each.key].id
   cors_rule {
     allowed_methods = each.value.cors_allowed_methods
     allowed_origins = var.cors_allowed_origins
-    allowed_headers = ["*"]
+    allowed_headers = ["Content-Type"]
     max_age_seconds = 3000
   }
 }

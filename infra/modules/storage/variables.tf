@@ -22,7 +22,12 @@ variable "queue_urls" {
 variable "cors_allowed_origins" {
   description = "Origins allowed to upload to / download from the buckets from a browser (narrow this to the web app's origin)."
   type        = list(string)
-  default     = ["*"]
+  default     = []
+
+  validation {
+    condition     = !contains(var.cors_allowed_origins, "*")
+    error_message = "List the allowed origins: \"*\" would let any web page use the presigned URLs."
+  }
 }
 
 variable "expiry_prefix" {
