@@ -11,6 +11,7 @@ import pytest
 
 from smmu_stack.packaging import package_files, zip_bytes
 from tests import media
+from tests.e2e.conftest import TARGET
 
 pytestmark = pytest.mark.e2e
 
@@ -67,14 +68,16 @@ def deployed_package(target, function: str) -> bytes:
     """The zip the function runs now, so that a test can change one file and put the original back.
 
     Where the functions' third-party packages travel inside the zip (LocalStack, AWS), putting back the code alone
-    would break the function (``Runtime.ImportModuleError``). moto hands out no code for a function created from a
-    zip: there the code-only package is the original's equivalent, its runtime has the third-party packages.
+    would break the function (``Runtime.ImportModuleError``). moto's code location names no object it serves:
+    there (the embedded and compose targets) the code-only package is the original's equivalent, because moto's
+    runtime is the project's environment, which has the third-party packages.
     """
-    location = target.client("lambda").get_function(FunctionName=function).get("Code", {}).get("Location", "")
-    if not location.startswith("http"):
+    if TARGET in ("embedded", "compose"):
         return zip_bytes(package_files(target.manifest))
-    if target.endpoint_url:  # an emulator names itself as its containers reach it: ask it where the tests do
-        location = urlunsplit(urlsplit(location)._replace(netloc=urlsplit(target.endpoint_url).netloc))
+    location = target.client("lambda").get_function(FunctionName=function)["Code"]["Location"]
+    if target.endpoint_url:  # LocalStack names itself as its containers reach it: ask it where the tests do
+        endpoint = urlsplit(target.endpoint_url)
+        location = urlunsplit(urlsplit(location)._replace(scheme=endpoint.scheme, netloc=endpoint.netloc))
     response = httpx.get(location, timeout=60)
     response.raise_for_status()
     return response.content
