@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make dev` runs the system, `make test` runs the tests.
-.PHONY: dev test lint typecheck bench package clean
+.PHONY: dev test lint typecheck lock bench package clean
 
 VENV := .venv/bin
 
@@ -21,6 +21,13 @@ lint:
 typecheck:
 	@scripts/bootstrap.sh
 	$(VENV)/mypy
+
+# The one pinned dependency set (requirements.lock) that the venv, the images and the Lambda dependency layer
+# install from: regenerate it after changing a dependency in pyproject.toml.
+lock:
+	@scripts/bootstrap.sh
+	$(VENV)/uv pip compile pyproject.toml --all-extras --group whisper-no-deps --universal --python-version 3.11 \
+		--custom-compile-command "make lock" --output-file requirements.lock
 
 bench:
 	@scripts/bootstrap.sh

@@ -22,11 +22,10 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageOps
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from lambdas.process_image.thumbnails import make_thumbnails, open_image
+from smmu_stack.devkit import free_port
 
-from lambdas.process_image.thumbnails import make_thumbnails, open_image  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 HANDLER_STEPS = ("ValidateInput", "DetectType", "ProcessImage")
 

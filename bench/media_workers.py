@@ -26,18 +26,17 @@ from pathlib import Path
 
 import psutil
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from smmu_stack.devkit import free_port
+from smmu_stack.devkit import worker_media as media
+from smmu_stack.devkit.worker_pipeline import Moto, Pipeline, stop
+from workers import process
+from workers.transcode.settings import TranscodeSettings
+from workers.transcode.worker import transcode
+from workers.transcribe import audio
+from workers.transcribe.engine import Transcriber, default_model
+from workers.transcribe.settings import TranscribeSettings
 
-from tests.conftest import free_port  # noqa: E402
-from tests.workers import media  # noqa: E402
-from tests.workers.cloud import Moto, Pipeline, stop  # noqa: E402
-from workers import process  # noqa: E402
-from workers.transcode.settings import TranscodeSettings  # noqa: E402
-from workers.transcode.worker import transcode  # noqa: E402
-from workers.transcribe import audio  # noqa: E402
-from workers.transcribe.engine import Transcriber, default_model  # noqa: E402
-from workers.transcribe.settings import TranscribeSettings  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 LINES = (
     "Hello and welcome to the show. Today we talk about how computers turn speech into written text. "

@@ -1,5 +1,6 @@
 #!/bin/sh
-# pip-install.sh VENV REQUIREMENTS: install REQUIREMENTS into the virtual environment VENV.
+# pip-install.sh VENV REQUIREMENTS: install REQUIREMENTS into the virtual environment VENV, at the versions
+# pinned in requirements.lock beside this script (the project's one pinned set, applied as constraints).
 #
 # Extra CA certificates (*.crt) beside this script are added to pip's trust for this install only: on a network
 # whose HTTPS goes through an intercepting proxy, scripts/build-images.sh puts the host's extra certificates
@@ -14,4 +15,4 @@ if ls "$here"/*.crt >/dev/null 2>&1; then
   cat "$bundle" "$here"/*.crt >"$here/ca-bundle.pem"
   export PIP_CERT="$here/ca-bundle.pem"
 fi
-"$venv/bin/pip" install --quiet --progress-bar off -r "$requirements"
+"$venv/bin/pip" install --quiet --progress-bar off -r "$requirements" --constraint "$here/requirements.lock"

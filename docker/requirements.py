@@ -6,7 +6,7 @@ The core dependencies, plus those of each named extra (self-references such as `
 expanded); with ``--only``, of the extras' requirements only the named packages (an image needs one Whisper
 backend, not the extra's every package). The image builds use it, so pyproject.toml stays the one place where
 dependencies and their versions are declared. Standard library only: it runs in a bare ``python`` image before
-anything is installed.
+anything is installed. The versions come from requirements.lock: pip-install.sh applies it as constraints.
 """
 
 import argparse

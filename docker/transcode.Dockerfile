@@ -6,7 +6,7 @@ FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /tmp/deps
 # The bracket glob makes the extra CA certificates optional: the COPY succeeds where there are none.
-COPY pyproject.toml docker/requirements.py docker/pip-install.sh build/ca-certificate[s] /tmp/deps/
+COPY pyproject.toml requirements.lock docker/requirements.py docker/pip-install.sh build/ca-certificate[s] /tmp/deps/
 RUN python -m venv /opt/venv \
     && python requirements.py workers --only ffmpeg-python > requirements.txt \
     && sh pip-install.sh /opt/venv requirements.txt

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Bring this machine to where `make dev` / `make test` can run: the system tools (FFmpeg for the media workers,
 # espeak-ng for the tests' speech, Python's venv module) and the project's virtual environment (.venv).
-# Idempotent and quick when nothing changed: the install is keyed on pyproject.toml and this script.
+# Idempotent and quick when nothing changed: the install is keyed on pyproject.toml, the lock and this script.
+# Every version comes from requirements.lock (`make lock`), the one pinned set the images and the Lambda
+# dependencies install from too; it is applied as constraints, so each installs only what it needs, locked.
 #
 #   scripts/bootstrap.sh [dev|test]    dev: what the running system needs; test (default): that and the tests' tools
 #
@@ -51,12 +53,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.smmu-installed
-want=$(cat pyproject.toml "$0" | sha256sum | cut -d" " -f1)
+want=$(cat pyproject.toml requirements.lock "$0" | sha256sum | cut -d" " -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | quiet
-  .venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 | quiet
+  .venv/bin/python -m pip install --quiet --constraint requirements.lock -e ".[dev]" 2>&1 | quiet
   # openai-whisper (the second transcription backend) without its declared dependencies: they would pull
   # triton (~1 GB, unused on CPU); its real runtime dependencies are in the `workers` extra.
-  .venv/bin/python -m pip install --quiet --no-deps "openai-whisper==20250625" 2>&1 | quiet
+  .venv/bin/python -m pip install --quiet --no-deps --constraint requirements.lock openai-whisper 2>&1 | quiet
   echo "$want" > "$stamp"
 fi

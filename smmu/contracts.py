@@ -23,6 +23,7 @@ receiving model declares.
 """
 
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, TypeAdapter
@@ -92,8 +93,6 @@ class UploadEventRecord(SqsRecordModel):
     body: Json[S3Notification]
 
     def uploads(self) -> list[Upload]:
-        from urllib.parse import unquote_plus
-
         notification = self.body
         if notification.Event == "s3:TestEvent":  # sent once when the notification is configured
             return []

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from smmu.errors import code_for
+from smmu.errors import code_for, error_codes
 
 if TYPE_CHECKING:
     from smmu.ports import JobStore
@@ -61,9 +61,13 @@ class TimelineEntry(BaseModel):
 
 
 class JobError(BaseModel):
-    step: str
-    code: str
-    message: str
+    step: str = Field(description="The step that failed")
+    code: str = Field(
+        description="Stable, machine-readable reason; one of:\n\n"
+        + "\n".join(f"- `{code}`: {meaning}" for code, meaning in sorted(error_codes().items())),
+        examples=["TYPE_MISMATCH"],
+    )
+    message: str = Field(description="Human-readable reason")
 
 
 class MediaFacts(BaseModel):

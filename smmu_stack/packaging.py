@@ -6,13 +6,12 @@ Deterministic (fixed timestamps, sorted entries) so re-provisioning an unchanged
 Third-party packages travel inside the zip, not in a layer: LocalStack's free edition stores layers but never
 mounts them (a function relying on one fails with ``Runtime.ImportModuleError``), so a layer would make AWS and
 LocalStack run different code. ``build_dependencies`` installs the manifest's ``lambda_package.dependencies``
-as wheels for Lambda's platform (manylinux2014, the runtime's Python), pinned to the versions installed in the
-environment that builds them, i.e. the versions the tests ran. Lambda's Python runtime brings boto3 itself.
+as wheels for Lambda's platform (manylinux2014, the runtime's Python), pinned to the versions of the project's
+one pinned set, ``requirements.lock`` (the versions the tests ran). Lambda's Python runtime brings boto3 itself.
 The embedded cloud runs the code-only zip: its runtime is the project's own environment, which has them.
 """
 
 import hashlib
-import importlib.metadata
 import io
 import re
 import subprocess
@@ -26,6 +25,7 @@ BUILD_DIR = REPO_ROOT / "build" / "lambda"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 _STAMP = ".smmu-requirements"
+LOCK_FILE = REPO_ROOT / "requirements.lock"
 
 
 def package_files(manifest: Manifest) -> list[tuple[Path, str]]:
@@ -81,35 +81,35 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0].strip().lower().replace("_", "-")
 
 
+def _locked(lock: Path = LOCK_FILE) -> list[tuple[str, str]]:
+    """(name, requirement line) of every pin in the lock; a name may appear twice, under different markers."""
+    pins = []
+    for line in lock.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            pins.append((_name(requirement), requirement))
+    return pins
+
+
 def dependency_requirements(manifest: Manifest) -> list[str]:
-    """The functions' third-party requirements, each pinned to the version installed here where there is one.
+    """The functions' third-party requirements, each pinned to its version in the lock where it has one.
 
     An entry with its own version range (``pillow<13``: Pillow 13 has no wheel for glibc 2.17, and Lambda's
     python3.11 runtime runs on Amazon Linux 2, glibc 2.26) is passed on as written: pip picks the newest
     version in range that has a wheel for Lambda's platform.
     """
-    pinned = []
-    for requirement in manifest.lambda_package["dependencies"]:
-        if requirement != _name(requirement):
-            pinned.append(requirement)
-            continue
-        try:
-            pinned.append(f"{requirement}=={importlib.metadata.version(requirement)}")
-        except importlib.metadata.PackageNotFoundError:
-            pinned.append(requirement)
-    return pinned
+    locked = dict(_locked())  # a bare name becomes its lock line: ``pydantic==2.14.4``
+    return [
+        locked.get(requirement, requirement) if requirement == _name(requirement) else requirement
+        for requirement in manifest.lambda_package["dependencies"]
+    ]
 
 
 def _constraints(requirements: list[str]) -> str:
-    """Every other distribution installed here, pinned: the dependencies' own dependencies resolve to the same
-    versions as here (a requirement with its own range is left to it)."""
+    """Every other pin of the lock: the dependencies' own dependencies resolve to the locked versions (a
+    requirement with its own range is left to it)."""
     ranged = {_name(r) for r in requirements if "==" not in r}
-    pins = {}
-    for dist in importlib.metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if name and name not in ranged:
-            pins[name] = f"{name}=={dist.version}"
-    return "\n".join(sorted(pins.values())) + "\n"
+    return "\n".join(line for name, line in _locked() if name not in ranged) + "\n"
 
 
 def build_dependencies(manifest: Manifest | None = None, out_dir: Path = BUILD_DIR) -> Path:

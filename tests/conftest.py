@@ -2,11 +2,11 @@
 the manifest, for the integration and API tests. The e2e suite starts its own stack (see tests/e2e/conftest.py)."""
 
 import os
-import socket
 
 import boto3
 import pytest
 
+from smmu_stack.devkit import free_port
 from smmu_stack.embedded.cloud import EmbeddedCloud
 from smmu_stack.manifest import Manifest
 from smmu_stack.provision import Provisioned, provision
@@ -36,12 +36,6 @@ def make_job(jobs, status=None, job_id: str | None = None, tenant_id: str = "def
         job = job.model_copy(update={"status": status, "expires_at": None})
     jobs.create(job)
     return job_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,13 @@
 """Errors of the workers, on top of the domain core's (``smmu.errors``).
 
 A worker answers Step Functions with the exception's class name as ``Error``: ``BadInputError`` subclasses
-(``CorruptMediaError`` ...) mean retrying cannot help; ``WorkerError`` is an unexpected failure worth a retry.
+(``CorruptMediaError`` ...) mean retrying cannot help; ``WorkerError`` (defined in the core, so its code is one
+every stage knows) is an unexpected failure worth a retry.
 """
 
-from smmu.errors import PipelineError
+from smmu.errors import WorkerError
 
-
-class WorkerError(PipelineError):
-    """Something went wrong in the worker, not in the upload (a tool crashed, storage failed): retryable."""
-
-    code = "WORKER_ERROR"
-    retryable = True
+__all__ = ["TaskCancelled", "WorkerError"]
 
 
 class TaskCancelled(Exception):

@@ -214,8 +214,7 @@ class WorkerRuntime:
         queue = queue_settings(self.spec.name)
         if queue.queue_url:
             return queue.queue_url
-        name = queue.queue or f"smmu-{self.spec.name}"
-        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return self.sqs.get_queue_url(QueueName=queue.queue)["QueueUrl"]
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)

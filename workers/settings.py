@@ -37,4 +37,9 @@ class QueueSettings(BaseSettings):
 
 
 def queue_settings(worker: str) -> QueueSettings:
-    return QueueSettings(_env_prefix=f"SMMU_{worker.upper()}_")
+    """The worker's queue settings; ValueError when neither is set (a worker without its queue cannot start)."""
+    prefix = f"SMMU_{worker.upper()}_"
+    queue = QueueSettings(_env_prefix=prefix)
+    if not (queue.queue_url or queue.queue):
+        raise ValueError(f"the {worker} worker needs its queue: set {prefix}QUEUE_URL (or the name, {prefix}QUEUE)")
+    return queue

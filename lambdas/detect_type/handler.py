@@ -2,20 +2,17 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.shared.context import jobs, logger
+from lambdas.shared.context import existing_job, jobs, logger
 from lambdas.shared.step import pipeline_step
 from smmu import aws
 from smmu.contracts import DetectTypeResult, ObjectStep
-from smmu.errors import JobNotFoundError
 from smmu.media_types import DETECTION_HEAD_BYTES, detect
 
 
 @logger.inject_lambda_context
 @pipeline_step("DetectType")
 def lambda_handler(event: ObjectStep, context: LambdaContext) -> DetectTypeResult:
-    job = jobs().get(event.job_id)
-    if job is None:
-        raise JobNotFoundError(f"job {event.job_id} does not exist")
+    job = existing_job(event.job_id)
     # Only the head is read: detection never needs the whole object.
     obj = aws.client("s3").get_object(Bucket=event.bucket, Key=event.key, Range=f"bytes=0-{DETECTION_HEAD_BYTES - 1}")
     detection = detect(obj["Body"].read(), job.content_type)

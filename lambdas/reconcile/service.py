@@ -12,11 +12,12 @@ from typing import Literal
 from lambdas.shared.context import jobs, logger, workflows
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import ReconcileReport
+from smmu.errors import WorkflowLostError
 from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job, isoformat
 
 
 def _fail(job: Job, message: str) -> bool:
-    error = JobError(step="Reconcile", code="WORKFLOW_LOST", message=message)
+    error = JobError(step="Reconcile", code=WorkflowLostError.code, message=message)
     return fail_job(jobs(), job.job_id, error, timeline_step="Reconciled")
 
 

@@ -9,6 +9,8 @@ from functools import cache
 from aws_lambda_powertools import Logger
 
 from smmu import aws
+from smmu.errors import JobNotFoundError
+from smmu.jobs import Job
 from smmu.ports import JobStore, MediaStore, Workflows
 from smmu.repository import JobRepository, MediaRepository
 from smmu.settings import Settings, get_settings
@@ -53,6 +55,14 @@ def install(replacement: Adapters | None) -> None:
 
 def jobs() -> JobStore:
     return adapters().jobs
+
+
+def existing_job(job_id: str) -> Job:
+    """The job a step was started for; JobNotFoundError if there is none."""
+    job = jobs().get(job_id)
+    if job is None:
+        raise JobNotFoundError(f"job {job_id} does not exist")
+    return job
 
 
 def media() -> MediaStore:

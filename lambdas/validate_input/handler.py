@@ -3,20 +3,18 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from lambdas.shared.context import jobs, logger, settings
+from lambdas.shared.context import existing_job, logger, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
 from smmu.contracts import ObjectStep, ValidateInputResult
-from smmu.errors import JobNotFoundError, ObjectMissingError, UploadChangedError
+from smmu.errors import ObjectMissingError, UploadChangedError
 from smmu.validation import check_uploaded_object
 
 
 @logger.inject_lambda_context
 @pipeline_step("ValidateInput")
 def lambda_handler(event: ObjectStep, context: LambdaContext) -> ValidateInputResult:
-    job = jobs().get(event.job_id)
-    if job is None:
-        raise JobNotFoundError(f"job {event.job_id} does not exist")
+    job = existing_job(event.job_id)
     try:
         head = aws.client("s3").head_object(Bucket=event.bucket, Key=event.key)
     except ClientError as exc:

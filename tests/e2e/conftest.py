@@ -19,8 +19,8 @@ import boto3
 import httpx
 import pytest
 
+from smmu_stack.devkit import free_port
 from smmu_stack.manifest import REPO_ROOT, Account, Manifest
-from tests.conftest import free_port
 
 TARGET = os.environ.get("SMMU_E2E_TARGET", "embedded")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.workers import media
+from smmu_stack.devkit import worker_media as media
 
 pytestmark = pytest.mark.e2e
 

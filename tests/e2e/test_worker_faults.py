@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.workers import media
+from smmu_stack.devkit import worker_media as media
 
 pytestmark = pytest.mark.e2e
 

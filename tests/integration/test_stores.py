@@ -17,20 +17,22 @@ from tests.conftest import make_job
 pytestmark = pytest.mark.integration
 
 
+def _store(request, fake, adapter, table_variable):
+    """The fake, or the DynamoDB adapter on the emulator's table (the emulator starts only when needed)."""
+    if request.param == "memory":
+        return fake()
+    provisioned, aws = request.getfixturevalue("provisioned"), request.getfixturevalue("aws")
+    return adapter(provisioned.environment[table_variable], aws("dynamodb"))
+
+
 @pytest.fixture(params=["memory", "dynamodb"])
 def jobs(request) -> JobStore:
-    if request.param == "memory":
-        return InMemoryJobStore()
-    provisioned, aws = request.getfixturevalue("provisioned"), request.getfixturevalue("aws")
-    return JobRepository(provisioned.environment["SMMU_JOBS_TABLE"], aws("dynamodb"))
+    return _store(request, InMemoryJobStore, JobRepository, "SMMU_JOBS_TABLE")
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def media(request) -> MediaStore:
-    if request.param == "memory":
-        return InMemoryMediaStore()
-    provisioned, aws = request.getfixturevalue("provisioned"), request.getfixturevalue("aws")
-    return MediaRepository(provisioned.environment["SMMU_MEDIA_TABLE"], aws("dynamodb"))
+    return _store(request, InMemoryMediaStore, MediaRepository, "SMMU_MEDIA_TABLE")
 
 
 def test_status_only_moves_forward(jobs):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workers import media
+from smmu_stack.devkit import worker_media as media
 from workers import process
 
 

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from smmu.errors import CorruptMediaError
-from tests.workers.cloud import Moto, Pipeline, stop, wait_for
+from smmu_stack.devkit.worker_pipeline import Moto, Pipeline, stop, wait_for
 
 pytestmark = pytest.mark.integration
 

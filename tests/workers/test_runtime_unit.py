@@ -50,6 +50,13 @@ def test_settings_come_from_the_environment(monkeypatch):
     assert (transcribe.queue_url, transcribe.queue) == ("", "my-transcribe")
 
 
+def test_a_worker_without_its_queue_refuses_to_start(monkeypatch):
+    monkeypatch.delenv("SMMU_TRANSCODE_QUEUE_URL", raising=False)
+    monkeypatch.delenv("SMMU_TRANSCODE_QUEUE", raising=False)
+    with pytest.raises(ValueError, match="SMMU_TRANSCODE_QUEUE_URL"):
+        queue_settings("transcode")
+
+
 def test_failure_fields_fit_step_functions_limits():
     assert _truncate("x" * 300, 256) == "x" * 255 + "…"
     assert _truncate("short", 256) == "short"

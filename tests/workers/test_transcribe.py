@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workers import media
+from smmu_stack.devkit import worker_media as media
 from workers.transcribe import audio
 from workers.transcribe.engine import NOTE_NO_AUDIO, NOTE_NO_SPEECH, NOTE_SILENT, Transcriber
 from workers.transcribe.formats import Segment, timestamp, to_srt, to_vtt

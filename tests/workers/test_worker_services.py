@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from tests.workers import media
-from tests.workers.cloud import Moto, Pipeline, stop
+from smmu_stack.devkit import worker_media as media
+from smmu_stack.devkit.worker_pipeline import Moto, Pipeline, stop
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ LADDER_BITRATES: dict[int, tuple[int, int]] = {
     480: (1_400_000, 96_000),
     360: (800_000, 96_000),
 }
-_REFERENCE_RUNG = 360
+#: The rungs made by default, largest first (the transcode settings' default: SMMU_TRANSCODE_HEIGHTS).
+DEFAULT_RUNGS: tuple[int, ...] = tuple(sorted(LADDER_BITRATES, reverse=True))
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _bitrates(rung: int, width: int, height: int) -> tuple[int, int]:
     return max(150_000, int(video * min(1.0, width * height / base_pixels))), audio
 
 
-def plan_ladder(width: int, height: int, rungs: tuple[int, ...] = (1080, 720, 480, 360)) -> list[Rendition]:
+def plan_ladder(width: int, height: int, rungs: tuple[int, ...] = DEFAULT_RUNGS) -> list[Rendition]:
     """Renditions for an upright picture of ``width`` x ``height`` (display size: rotation and pixel aspect
     already applied), largest first.
 

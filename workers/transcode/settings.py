@@ -2,12 +2,14 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.transcode.plan import DEFAULT_RUNGS
+
 
 class TranscodeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMMU_TRANSCODE_", extra="ignore")
 
     #: Ladder rungs (the picture's short side); none larger than the source is made.
-    heights: tuple[int, ...] = (1080, 720, 480, 360)
+    heights: tuple[int, ...] = DEFAULT_RUNGS
     x264_preset: str = "veryfast"
     crf: int = 23
     hls_segment_seconds: int = 4

@@ -1,4 +1,4 @@
-"""Real media files for the worker tests, made at test time with FFmpeg's lavfi sources and espeak-ng."""
+"""Real media files for the worker tests and benchmarks, made on the spot with FFmpeg's lavfi sources and espeak-ng."""
 
 import subprocess
 from pathlib import Path

@@ -13,10 +13,11 @@ from typing import Any
 
 import boto3
 
+from smmu_stack.manifest import REPO_ROOT
+
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/smmu-test-sfn"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Moto:
@@ -25,8 +26,15 @@ class Moto:
 
     def __init__(self, cloud: Any) -> None:
         self.endpoint = cloud.endpoint_url
-        session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in CREDENTIALS.items()})
-        self.client = lambda service: session.client(service, endpoint_url=self.endpoint)
+        self._session = boto3.session.Session(
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def client(self, service: str) -> Any:
+        session: Any = self._session  # Any: the service is named at run time
+        return session.client(service, endpoint_url=self.endpoint)
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment of a worker process talking to this server."""
@@ -123,13 +131,17 @@ class Pipeline:
             }
         )
 
-    def start_worker(self, module: str, log: Path, **extra: str) -> subprocess.Popen:
+    def start_worker(self, module: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
         handle = log.open("ab")
         return subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env=self.env(**extra), stdout=handle, stderr=subprocess.STDOUT
+            [sys.executable, "-m", module],
+            cwd=REPO_ROOT,
+            env=self.env(**extra),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
 
-    def new_job(self, body: bytes, *, media_type: str = "video", filename: str = "input.bin") -> dict[str, str]:
+    def new_job(self, body: bytes, *, media_type: str = "video", filename: str = "input.bin") -> dict[str, Any]:
         job_id = str(uuid.uuid4())
         key = f"uploads/workers/{job_id}/{filename}"
         self.s3.put_object(Bucket=self.raw_bucket, Key=key, Body=body)
@@ -169,7 +181,7 @@ class Pipeline:
         return all(int(value) == 0 for value in attributes.values())
 
 
-def stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
