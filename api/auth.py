@@ -47,14 +47,12 @@ class JwtVerifier:
                 token,
                 key=key.key,
                 algorithms=list(self.algorithms),
-                audience=self.audience,
                 issuer=self.issuer,
-                options={
-                    "require": ["exp", "sub"] + (["aud"] if self.audience else []) + (["iss"] if self.issuer else []),
-                    "verify_aud": self.audience is not None,
-                },
+                # The audience is checked below: Cognito access tokens name it in client_id, not aud.
+                options={"require": ["exp", "sub"] + (["iss"] if self.issuer else []), "verify_aud": False},
                 leeway=30,
             )
+            self._check_audience(claims)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("the token has expired") from exc
         except jwt.InvalidAudienceError as exc:
@@ -69,6 +67,14 @@ class JwtVerifier:
         if not isinstance(tenant, str) or not is_tenant_id(tenant):
             raise Unauthenticated(f"the token has no usable {self.tenant_claim!r} claim")
         return Caller(tenant_id=tenant, subject=str(claims["sub"]), method="jwt")
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        if self.audience is None:
+            return
+        named = claims.get("aud", claims.get("client_id"))
+        audiences = named if isinstance(named, list) else [named]
+        if self.audience not in audiences:
+            raise jwt.InvalidAudienceError("audience")
 
 
 def authenticate(token: str | None, keys: ApiKeyStore, jwt_verifier: JwtVerifier | None) -> Caller:

@@ -87,16 +87,16 @@ def dev(
         table = Table.grid(padding=(0, 2))
         table.add_row("API", stack.api_url)
         table.add_row("API docs", f"{stack.api_url}/docs")
-        table.add_row("API key (dev tenant)", stack.api_key or "")
         table.add_row("AWS endpoint", stack.endpoint_url)
         table.add_row("Logs", str(stack.config.work_dir))
         exports = " ".join(f"{k}={v}" for k, v in stack.client_environment().items())
         console.print(Panel(table, title=f"smmu is up ({time.perf_counter() - started:.1f}s)", expand=False))
         console.print(f"AWS CLI / boto3 against it: [bold]export {exports}[/]")
-        console.print(
-            "Try it: [bold]smmu upload some.jpg --wait[/] (it reads the key from "
-            f"{stack.config.work_dir / 'api-key'}; other clients send 'Authorization: Bearer <key>')   Stop: Ctrl-C"
-        )
+        # Printed whole, outside the panel, so a narrow terminal cannot cut it.
+        console.print(f"API key of the dev tenant (also in {stack.config.work_dir / 'api-key'}):")
+        print(stack.api_key, flush=True)
+        console.print("Clients send it as [bold]Authorization: Bearer <key>[/]; smmu upload reads it from the file.")
+        console.print("Try it: [bold]smmu upload some.jpg --wait[/]   Stop: Ctrl-C")
         console.print(f"SMMU_READY api={stack.api_url} endpoint={stack.endpoint_url}", highlight=False)
 
     _serve(announce, stack.stop)

@@ -534,6 +534,14 @@ def test_bad_jwts_are_401(replicas, signing_key, overrides, fragment):
     assert fragment in response.json()["detail"]
 
 
+def test_a_cognito_style_access_token_names_its_audience_in_client_id(replicas, signing_key):
+    accepted = _token(signing_key, aud=None, client_id="smmu-api")
+    refused = _token(signing_key, aud=None, client_id="another-app")
+    for token, expected in ((accepted, 200), (refused, 401)):
+        response = httpx.get(replicas[0] + "/v1/jobs", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == expected
+
+
 def test_a_jwt_signed_by_another_key_is_401(replicas):
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     response = httpx.get(replicas[0] + "/v1/jobs", headers={"Authorization": f"Bearer {_token(stranger)}"})

@@ -648,3 +648,39 @@ def test_worker_callbacks_are_scoped_to_the_stacks_state_machines(tf: Terraform)
     assert "states:SendTaskSuccess" in statements
     assert "values(var.state_machine_arns)" in statements
     assert "var.queue_arns[worker.queue]" in statements
+
+
+@pytest.mark.parametrize("module", [STACK, COMPUTE, STORAGE, "envs/dev"])
+def test_no_open_defaults_for_who_may_reach_the_api_or_the_buckets(tf: Terraform, module: str) -> None:
+    variables = tf.variables(module)
+    for name in ("alb_ingress_cidrs", "cors_allowed_origins"):
+        if name in variables:
+            assert _unquote(variables[name].get("default")) == [], f"{module}: {name} must default to none"
+
+
+def test_https_unless_plain_http_is_asked_for(tf: Terraform) -> None:
+    assert _unquote(tf.variables(COMPUTE)["allow_plain_http"]["default"]) is False
+    plain = tf.resource(COMPUTE, "aws_lb_listener", "http_forward")
+    assert "var.allow_plain_http" in plain.attr("count")
+    redirect = tf.resource(COMPUTE, "aws_lb_listener", "http_redirect")
+    assert "HTTPS" in redirect.text() and "HTTP_301" in redirect.text()
+    balancer = tf.resource(COMPUTE, "aws_lb", "api")
+    assert "var.certificate_arn != null || var.allow_plain_http" in balancer.text()
+
+
+def test_the_optional_waf_rate_limits_each_address(tf: Terraform) -> None:
+    acl = tf.resource(COMPUTE, "aws_wafv2_web_acl", "api")
+    assert "var.waf_rate_limit != null" in acl.attr("count")
+    assert "rate_based_statement" in acl.text() and '"IP"' in acl.text().replace("'", '"')
+    association = tf.resource(COMPUTE, "aws_wafv2_web_acl_association", "api")
+    assert "aws_lb.api" in association.text()
+
+
+def test_the_api_role_reads_keys_and_counts_usage_only(tf: Terraform) -> None:
+    statements = {s["sid"]: s for s in _normalise(tf.locals(COMPUTE)["service_statements"]["api"])}
+    assert statements["ApiKeys"]["actions"] == ["dynamodb:GetItem"]
+    assert statements["ApiKeys"]["resources"] == ["${local.api_keys_table}"]
+    assert statements["UsageCounters"]["actions"] == ["dynamodb:UpdateItem"]
+    assert statements["UsageCounters"]["resources"] == ["${local.usage_table}"]
+    everything = json.dumps(list(statements.values()))
+    assert "api_keys_table" not in everything.replace('"${local.api_keys_table}"', "")  # nowhere else
