@@ -18,6 +18,13 @@ COPY pyproject.toml requirements.lock docker/requirements.py docker/pip-install.
 RUN python -m venv /opt/venv \
     && python requirements.py > requirements.txt \
     && sh pip-install.sh /opt/venv requirements.txt
+# The functions' third-party packages for Lambda's own runtime (manylinux wheels for the manifest's runtime, pinned
+# to the versions just installed), zipped with the code by `smmu package`/`smmu provision` (SMMU_LAMBDA_DEPENDENCIES)
+# because LocalStack's free edition mounts no layers. Only the packaging code and the manifest are needed here.
+COPY smmu_stack/__init__.py smmu_stack/manifest.py smmu_stack/packaging.py /tmp/deps/smmu_stack/
+COPY infra/resources.json /tmp/deps/infra/resources.json
+RUN if [ -f ca-bundle.pem ]; then export PIP_CERT=/tmp/deps/ca-bundle.pem; fi \
+    && /opt/venv/bin/python -m smmu_stack.packaging dependencies /opt/lambda
 
 # ---- common runtime: non-root user, the virtual environment on PATH, sources under /app --------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -33,13 +40,16 @@ COPY docker/healthcheck.py /usr/local/bin/
 # ---- API (uvicorn api.main:app); also runs the one-shot `smmu provision` -----------------------------------
 FROM runtime AS api
 COPY --from=api-deps /opt/venv /opt/venv
+COPY --from=api-deps /opt/lambda/dependencies /opt/lambda/dependencies
+ENV SMMU_LAMBDA_DEPENDENCIES=/opt/lambda/dependencies
 COPY infra/resources.json /app/infra/resources.json
 COPY sfn/ /app/sfn/
 COPY smmu/ /app/smmu/
 COPY lambdas/ /app/lambdas/
 COPY smmu_stack/ /app/smmu_stack/
 COPY api/ /app/api/
-# The Lambda code package is built here, once (`smmu package`); `smmu provision` finds it unchanged and uploads it.
+# The Lambda code package (with the packages above) is built here, once (`smmu package`); `smmu provision` finds it
+# unchanged and uploads it.
 RUN python -m smmu_stack.cli package && python -m compileall -q /app
 USER smmu
 EXPOSE 8000
@@ -56,6 +66,8 @@ RUN python requirements.py local > requirements.txt \
 # here: they are core requirements.
 FROM runtime AS emulator
 COPY --from=emulator-deps /opt/venv /opt/venv
+COPY --from=api-deps /opt/lambda/dependencies /opt/lambda/dependencies
+ENV SMMU_LAMBDA_DEPENDENCIES=/opt/lambda/dependencies
 COPY infra/resources.json /app/infra/resources.json
 COPY sfn/ /app/sfn/
 COPY smmu/ /app/smmu/

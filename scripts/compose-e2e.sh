@@ -4,7 +4,9 @@
 # `docker compose down -v`. Prints the time of each phase. Exits non-zero on the first failure (after printing
 # the containers' state and logs, and taking the stack down).
 #
-# Environment: SMMU_EMULATOR (moto | localstack), SMMU_COMPOSE_PROFILES (e.g. "workers"), SMMU_API_PORT and
+# Environment: SMMU_EMULATOR (moto | localstack), SMMU_LOCALSTACK_OFFLINE=1 (LocalStack with the CI/offline-only
+# substitutes of docker/localstack/offline/ for what it downloads on first Lambda use; LOCALSTACK_IMAGE set: that
+# image instead of building smmu-localstack:local), SMMU_COMPOSE_PROFILES (e.g. "workers"), SMMU_API_PORT and
 # SMMU_EMULATOR_PORT (default 8000 and 4566; a free port is chosen when the default is taken),
 # SMMU_KEEP_STACK=1 to leave the stack running at the end, PYTEST_ARGS (extra arguments for pytest).
 set -Eeuo pipefail
@@ -23,7 +25,15 @@ done_phase() { timings+=("$(printf '%-56s %4ss' "$current" "$((SECONDS - phase_s
 current=setup
 
 stack_up=0
+registry=0
+project=${COMPOSE_PROJECT_NAME:-smmu}
 workdir=$(mktemp -d)
+# LocalStack's function containers are not the project's: they carry the label smmu.lambda-of instead.
+remove_function_containers() {
+  local ids
+  ids=$(docker ps -aq --filter "label=smmu.lambda-of=$project")
+  if [ -n "$ids" ]; then docker rm -f $ids >/dev/null; fi
+}
 on_exit() {
   local status=$?
   rm -rf "$workdir"
@@ -34,7 +44,9 @@ on_exit() {
   fi
   if [ "$stack_up" = 1 ] && { [ "$status" != 0 ] || [ "${SMMU_KEEP_STACK:-0}" != 1 ]; }; then
     docker compose down -v --remove-orphans >/dev/null 2>&1 || true
+    remove_function_containers || true
   fi
+  if [ "$registry" = 1 ] && [ "${SMMU_KEEP_STACK:-0}" != 1 ]; then scripts/build-localstack.sh --stop-registry || true; fi
   exit "$status"
 }
 trap on_exit EXIT
@@ -46,6 +58,18 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 phase "build (scripts/build-images.sh)"
 scripts/build-images.sh
 done_phase
+
+if [ "$SMMU_EMULATOR" = localstack ] && [ -z "${LOCALSTACK_IMAGE:-}" ]; then
+  phase "build LocalStack (scripts/build-localstack.sh)"
+  if [ "${SMMU_LOCALSTACK_OFFLINE:-0}" = 1 ]; then
+    registry=1
+    scripts/build-localstack.sh --offline
+    export COMPOSE_FILE=docker-compose.yml:docker/localstack/offline/compose.yml
+  else
+    scripts/build-localstack.sh
+  fi
+  done_phase
+fi
 
 phase "host tools (scripts/bootstrap.sh)"
 scripts/bootstrap.sh
@@ -74,7 +98,8 @@ docker compose up --wait --wait-timeout 300
 docker compose ps -a
 done_phase
 
-export SMMU_E2E_TARGET=compose AWS_ENDPOINT_URL=http://127.0.0.1:$SMMU_EMULATOR_PORT
+if [ "$SMMU_EMULATOR" = localstack ]; then export SMMU_E2E_TARGET=localstack; else export SMMU_E2E_TARGET=compose; fi
+export AWS_ENDPOINT_URL=http://127.0.0.1:$SMMU_EMULATOR_PORT
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 "$PY" -c 'import sys; from PIL import Image; Image.new("RGB", (800, 600), (40, 120, 200)).save(sys.argv[1], quality=90)' \
   "$workdir/smoke.jpg"
@@ -109,8 +134,7 @@ if [ "${SMMU_KEEP_STACK:-0}" = 1 ]; then
 else
   docker compose down -v --remove-orphans
   stack_up=0
-  project=${COMPOSE_PROJECT_NAME:-smmu}
-  left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"
+  left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"; docker ps -aq --filter "label=smmu.lambda-of=$project"
     docker volume ls -q --filter "label=com.docker.compose.project=$project"
     docker network ls -q --filter "label=com.docker.compose.project=$project")
   if [ -n "$left" ]; then

@@ -5,6 +5,7 @@ start. Real AWS is provisioned by Terraform from the same manifest.
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -144,7 +145,10 @@ class Provisioner:
                     }
                     for gsi in spec["global_secondary_indexes"]
                 ]
-            self.dynamodb.create_table(**params)
+            # A retried CreateTable whose first attempt created the table but failed to answer (seen on
+            # LocalStack) finds it there: the table exists, which is what was asked for.
+            with contextlib.suppress(self.dynamodb.exceptions.ResourceInUseException):
+                self.dynamodb.create_table(**params)
             self.dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
             if spec["ttl_attribute"]:
                 self.dynamodb.update_time_to_live(

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 #: Error codes Step Functions answers when the token can no longer be answered: nothing to retry.
 TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+FIRST_HEARTBEAT_GRACE_SECONDS = 3.0
 #: Step Functions' limits on SendTaskFailure's fields.
 MAX_ERROR_CHARS = 256
 MAX_CAUSE_CHARS = 32768
@@ -270,10 +271,25 @@ class WorkerRuntime:
         finally:
             self.log.remove_keys(["job_id", "step"])
 
+    def _first_heartbeat(self, token: str) -> None:
+        """Claim the task with a heartbeat. An ``InvalidToken`` answer this early may be premature rather than final:
+        LocalStack registers a task's heartbeat only after it has sent the task message, so a quick worker is told
+        ``InvalidToken`` for a moment (AWS accepts the token as soon as the message exists). A token still refused
+        after ``FIRST_HEARTBEAT_GRACE_SECONDS`` is gone."""
+        deadline = time.monotonic() + FIRST_HEARTBEAT_GRACE_SECONDS
+        while True:
+            try:
+                self.sfn.send_task_heartbeat(taskToken=token)
+                return
+            except ClientError as exc:
+                if _code(exc) != "InvalidToken" or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.2)
+
     def _handle_task(self, task: Task, handler: Handler) -> None:
         log = self.log
         try:
-            self.sfn.send_task_heartbeat(taskToken=task.token)
+            self._first_heartbeat(task.token)
         except ClientError as exc:
             if _code(exc) in TOKEN_GONE:
                 log.warning("task token is no longer valid; dropping the message", error=_code(exc))

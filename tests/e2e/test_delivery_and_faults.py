@@ -1,13 +1,17 @@
 """At-least-once delivery and failing code: exactly one execution per job, failures named by step."""
 
+import io
 import json
 import time
-from urllib.parse import quote_plus
+import zipfile
+from urllib.parse import quote_plus, urlsplit, urlunsplit
 
+import httpx
 import pytest
 
 from smmu_stack.packaging import package_files, zip_bytes
 from tests import media
+from tests.e2e.conftest import TARGET
 
 pytestmark = pytest.mark.e2e
 
@@ -60,25 +64,52 @@ def test_the_same_upload_event_delivered_three_times_starts_one_execution(client
     assert job["status"] == "COMPLETED"
 
 
+def deployed_package(target, function: str) -> bytes:
+    """The zip the function runs now, so that a test can change one file and put the original back.
+
+    Where the functions' third-party packages travel inside the zip (LocalStack, AWS), putting back the code alone
+    would break the function (``Runtime.ImportModuleError``). moto's code location names no object it serves:
+    there (the embedded and compose targets) the code-only package is the original's equivalent, because moto's
+    runtime is the project's environment, which has the third-party packages.
+    """
+    if TARGET in ("embedded", "compose"):
+        return zip_bytes(package_files(target.manifest))
+    location = target.client("lambda").get_function(FunctionName=function)["Code"]["Location"]
+    if target.endpoint_url:  # LocalStack names itself as its containers reach it: ask it where the tests do
+        endpoint = urlsplit(target.endpoint_url)
+        location = urlunsplit(urlsplit(location)._replace(scheme=endpoint.scheme, netloc=endpoint.netloc))
+    response = httpx.get(location, timeout=60)
+    response.raise_for_status()
+    return response.content
+
+
+def with_file(package: bytes, name: str, text: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        entries = {entry: archive.read(entry) for entry in archive.namelist()}
+    entries[name] = text.encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in sorted(entries):
+            archive.writestr(entry, entries[entry])
+    return buffer.getvalue()
+
+
 def test_a_handler_that_raises_fails_the_job_with_step_and_reason(client, target):
     manifest = target.manifest
     function = manifest.functions["process_image"]["name"]
     awslambda = target.client("lambda")
-    files = package_files(manifest)
-    broken = zip_bytes(
-        files,
-        {
-            "lambdas/process_image/handler.py": (
-                "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: the disk is on fire')\n"
-            )
-        },
+    original = deployed_package(target, function)
+    broken = with_file(
+        original,
+        "lambdas/process_image/handler.py",
+        "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: the disk is on fire')\n",
     )
     awslambda.update_function_code(FunctionName=function, ZipFile=broken)
     try:
         job_id, _ = client.upload(media.jpeg(300, 200), "victim.jpg", "image/jpeg")
         job = client.wait(job_id)
     finally:
-        awslambda.update_function_code(FunctionName=function, ZipFile=zip_bytes(files))
+        awslambda.update_function_code(FunctionName=function, ZipFile=original)
     assert job["status"] == "FAILED"
     assert job["error"]["step"] == "ProcessImage"
     assert job["error"]["code"] == "INTERNAL_ERROR"

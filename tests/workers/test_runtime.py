@@ -191,3 +191,17 @@ def test_a_message_without_a_token_is_dropped(pipeline, state, tmp_path):
         assert stop(worker) == 0
     assert "not a task" in (tmp_path / "worker.log").read_text()
     assert os.listdir(state) == []
+
+
+def test_a_task_whose_token_stays_invalid_is_dropped_unprocessed(pipeline, state, tmp_path):
+    """A first heartbeat refused with InvalidToken is retried for a moment (LocalStack registers heartbeats only
+    after sending the task), then the message is dropped and nothing is processed."""
+    body = {"task_token": "not-a-token", "job_id": "j-invalid", "bucket": "b", "key": "uploads/j-invalid/a.mp4"}
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=json.dumps(body))
+    worker = pipeline.start_worker(FAKE, tmp_path / "worker.log", FAKE_WORKER_STATE=str(state))
+    try:
+        wait_for(pipeline.queue_empty, 20, "the message with an invalid token was not removed")
+    finally:
+        assert stop(worker) == 0
+    assert "task token is no longer valid" in (tmp_path / "worker.log").read_text()
+    assert os.listdir(state) == []
