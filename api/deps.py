@@ -12,10 +12,11 @@ from api.core.config import ApiSettings, get_api_settings
 from api.storage import Presigner
 from smmu import aws
 from smmu.jobs import isoformat, utcnow
-from smmu.ports import JobStore, MediaStore
+from smmu.ports import JobStore, MediaStore, MultipartUploads
 from smmu.quotas import LimitExceeded, UsageStore
 from smmu.repository import JobRepository, MediaRepository
 from smmu.tenants import ApiKeyStore
+from smmu.uploads import S3MultipartUploads
 
 
 @lru_cache
@@ -26,6 +27,11 @@ def _jobs(table: str) -> JobStore:
 @lru_cache
 def _media(table: str) -> MediaStore:
     return MediaRepository(table, aws.client("dynamodb"))
+
+
+@lru_cache
+def _multipart(bucket: str) -> MultipartUploads:
+    return S3MultipartUploads(bucket, aws.client("s3"))
 
 
 @lru_cache
@@ -58,6 +64,10 @@ def get_presigner(settings: SettingsDep) -> Presigner:
     return _presigner(settings.public_s3_endpoint_url, settings.region)
 
 
+def get_multipart(settings: SettingsDep) -> MultipartUploads:
+    return _multipart(settings.raw_bucket)
+
+
 def get_keys(settings: SettingsDep) -> ApiKeyStore:
     return _keys(settings.api_keys_table)
 
@@ -81,6 +91,7 @@ def get_jwt_verifier(settings: SettingsDep) -> JwtVerifier | None:
 JobsDep = Annotated[JobStore, Depends(get_jobs)]
 MediaDep = Annotated[MediaStore, Depends(get_media)]
 PresignerDep = Annotated[Presigner, Depends(get_presigner)]
+MultipartDep = Annotated[MultipartUploads, Depends(get_multipart)]
 KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
 UsageDep = Annotated[UsageStore, Depends(get_usage)]
 JwtDep = Annotated[JwtVerifier | None, Depends(get_jwt_verifier)]

@@ -5,7 +5,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.core.config import get_api_settings
-from api.routes import health, jobs, uploads
+from api.routes import health, jobs, multipart, uploads
 
 DESCRIPTION = """Upload images, audio and video; follow their processing jobs.
 
@@ -27,12 +27,13 @@ def create_app() -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.include_router(health.router)
     app.include_router(uploads.router)
+    app.include_router(multipart.router)
     app.include_router(jobs.router)
     return app
 

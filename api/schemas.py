@@ -20,6 +20,19 @@ class UploadRequest(BaseModel):
     )
     content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
     size_bytes: int = Field(gt=0, le=2**53, description="Exact size of the file to upload, in bytes", examples=[482113])
+    multipart: bool | None = Field(
+        default=None,
+        description="Upload in parts (resumable, checksummed per part). Default: for files above the multipart "
+        "threshold of /v1/limits; false is refused above it.",
+    )
+    part_size_bytes: int | None = Field(
+        default=None, gt=0, description="Part size for a multipart upload, within the bounds of /v1/limits"
+    )
+    part_checksums: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="SHA-256 (base64) of the first parts, in order: the response carries their URLs",
+    )
 
     @field_validator("filename")
     @classmethod
@@ -36,14 +49,84 @@ class PresignedPost(BaseModel):
     expires_at: str
 
 
+class PartUrl(BaseModel):
+    part_number: int
+    url: str
+    method: str = "PUT"
+    headers: dict[str, str] = Field(description="Headers to send with the part, exactly (they are signed)")
+    expires_at: str
+
+
+class MultipartUpload(BaseModel):
+    upload_id: str
+    part_size_bytes: int
+    part_count: int
+    checksum_algorithm: str = Field(description="Every part carries this checksum (x-amz-checksum-sha256)")
+    parts: list[PartUrl] = Field(description="URLs of the parts whose checksums the request named")
+
+
 class UploadResponse(BaseModel):
     job_id: str
     status: JobStatus
-    upload: PresignedPost
+    upload: PresignedPost | None = Field(default=None, description="One presigned POST (small files)")
+    multipart: MultipartUpload | None = Field(default=None, description="Parts to PUT (large files)")
+
+
+class PartChecksum(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    part_number: int = Field(ge=1, le=10_000)
+    checksum_sha256: str = Field(min_length=44, max_length=44, description="SHA-256 of the part, base64")
+
+
+class PartUrlRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    parts: list[PartChecksum] = Field(min_length=1, max_length=100)
+
+
+class PartUrls(BaseModel):
+    parts: list[PartUrl]
+
+
+class ReceivedPart(BaseModel):
+    part_number: int
+    size_bytes: int
+    checksum_sha256: str | None
+
+
+class UploadProgress(BaseModel):
+    job_id: str
+    upload_id: str
+    part_size_bytes: int
+    part_count: int
+    received: list[ReceivedPart] = Field(description="Parts S3 holds: a resuming client sends only the others")
+    missing: list[int]
+    received_bytes: int
+
+
+class CompleteRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    parts: list[PartChecksum] = Field(
+        default_factory=list, max_length=500, description="Optional: checksums the client computed, to compare"
+    )
+
+
+class CompletedUpload(BaseModel):
+    job_id: str
+    status: JobStatus
+    size_bytes: int
+    checksum_sha256: str | None = Field(description="S3's checksum of the object: SHA-256 of the parts' SHA-256s, -N")
 
 
 class Limits(BaseModel):
     max_upload_bytes: int
+    multipart_threshold_bytes: int
+    multipart_part_bytes: int
+    multipart_min_part_bytes: int
+    multipart_max_part_bytes: int
+    multipart_max_parts: int
     allowed_content_types: list[str]
     upload_url_ttl_seconds: int
 
@@ -63,6 +146,7 @@ class JobView(BaseModel):
     updated_at: str
     completed_at: str | None = None
     upload_expires_at: str | None = None
+    checksum_sha256: str | None = Field(default=None, description="Of a multipart upload, as S3 computed it")
     error: JobError | None = None
     timeline: list[TimelineEntry]
     outputs: list[OutputView]

@@ -31,6 +31,31 @@ class Presigner:
         expires = isoformat(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
         return {"url": post["url"], "fields": post["fields"], "expires_at": expires}
 
+    def upload_part(
+        self, *, bucket: str, key: str, upload_id: str, part_number: int, checksum_sha256: str, ttl_seconds: int
+    ) -> dict[str, Any]:
+        """A presigned UploadPart for one part whose SHA-256 is signed in: S3 takes only bytes with that checksum
+        (it verifies the header against the body), for this upload and this part number, until the URL expires."""
+        url = self._s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+                "ChecksumSHA256": checksum_sha256,
+            },
+            ExpiresIn=ttl_seconds,
+        )
+        expires = isoformat(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+        return {
+            "part_number": part_number,
+            "url": url,
+            "method": "PUT",
+            "headers": {"x-amz-checksum-sha256": checksum_sha256},
+            "expires_at": expires,
+        }
+
     def download(self, *, bucket: str, key: str, ttl_seconds: int) -> str:
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl_seconds

@@ -106,7 +106,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGIO
 
 upload() {
   # `smmu upload --wait` exits non-zero unless the job ends COMPLETED.
-  .venv/bin/smmu upload "$workdir/smoke.jpg" --wait --timeout 120 --api "$SMMU_API_URL" >"$workdir/upload.json"
+  .venv/bin/smmu upload "$workdir/smoke.jpg" --wait --json --timeout 120 --api "$SMMU_API_URL" >"$workdir/upload.json"
   grep -q '"status": "COMPLETED"' "$workdir/upload.json"
   echo "upload of smoke.jpg: COMPLETED"
 }

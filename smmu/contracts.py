@@ -195,12 +195,16 @@ class ReconcileRequest(Message):
     """A scheduled event carries none of this; an operator may pass grace_seconds to reconcile now."""
 
     grace_seconds: int | None = None
+    #: Multipart uploads started longer ago than this are aborted (default: the setting).
+    abandoned_upload_seconds: int | None = None
 
 
 class ReconcileReport(Message):
     checked: int = 0
     restarted: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
+    #: Jobs whose abandoned multipart upload was aborted (their parts discarded, the job FAILED).
+    aborted_uploads: list[str] = Field(default_factory=list)
 
 
 # -- media workers (task-token queues) ---------------------------------------------------------------------

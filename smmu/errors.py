@@ -88,6 +88,18 @@ class WorkflowLostError(PipelineError):
     code = "WORKFLOW_LOST"
 
 
+class UploadAbortedError(PipelineError):
+    """The client aborted its multipart upload; S3 discarded the parts."""
+
+    code = "UPLOAD_ABORTED"
+
+
+class UploadAbandonedError(PipelineError):
+    """A multipart upload was not completed in time; the reconciler aborted it and S3 discarded the parts."""
+
+    code = "UPLOAD_ABANDONED"
+
+
 class InternalError(PipelineError):
     """An unexpected failure (a crash, a bug); the message says what happened."""
 

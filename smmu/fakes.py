@@ -3,10 +3,13 @@ one execution per job), for unit tests that run in milliseconds. tests/integrati
 behavioural suite against these and the DynamoDB adapters, so the two cannot drift apart."""
 
 import threading
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from smmu.contracts import ExecutionInput
 from smmu.jobs import DEFAULT_TENANT, Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.multipart import StoredPart
 from smmu.ports import JobAlreadyExistsError
 from smmu.repository import decode_cursor, encode_cursor
 
@@ -147,3 +150,38 @@ class InMemoryWorkflows:
 
     def finish(self, job_id: str, status: str) -> None:
         self.statuses[job_id] = status
+
+
+class InMemoryMultipartUploads:
+    """Multipart uploads as S3 keeps them: parts by number until completed or aborted."""
+
+    def __init__(self) -> None:
+        #: (key, upload id) -> (initiated at, part number -> part)
+        self.uploads: dict[tuple[str, str], tuple[datetime, dict[int, StoredPart]]] = {}
+        self.completed: dict[str, list[StoredPart]] = {}
+
+    def create(self, key: str, content_type: str, initiated: datetime | None = None) -> str:
+        upload_id = uuid.uuid4().hex
+        self.uploads[(key, upload_id)] = (initiated or datetime.now(UTC), {})
+        return upload_id
+
+    def put_part(self, key: str, upload_id: str, part: StoredPart) -> None:
+        self.uploads[(key, upload_id)][1][part.part_number] = part
+
+    def parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        return sorted(self.uploads[(key, upload_id)][1].values(), key=lambda p: p.part_number)
+
+    def complete(self, key: str, upload_id: str, parts: list[StoredPart]) -> dict[str, Any]:
+        self.completed[key] = parts
+        del self.uploads[(key, upload_id)]
+        return {"ETag": f"etag-{len(parts)}"}
+
+    def abort(self, key: str, upload_id: str) -> None:
+        self.uploads.pop((key, upload_id), None)
+
+    def incomplete(self, prefix: str, initiated_before: datetime) -> list[tuple[str, str]]:
+        return [
+            (key, upload_id)
+            for (key, upload_id), (initiated, _) in self.uploads.items()
+            if key.startswith(prefix) and initiated < initiated_before
+        ]

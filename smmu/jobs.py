@@ -116,6 +116,11 @@ class Job(BaseModel):
     #: event arrives: a later upload to the same key is ignored, and a step that finds other bytes fails.
     upload_etag: str | None = None
     upload_version_id: str | None = None
+    #: A multipart upload (large files): S3's upload id and the part size; None for a presigned POST.
+    upload_id: str | None = None
+    part_size_bytes: int | None = None
+    #: S3's checksum of a completed multipart upload (SHA-256 of the parts' SHA-256s, then ``-<parts>``).
+    checksum_sha256: str | None = None
     execution_name: str | None = None
     completed_at: str | None = None
     error: JobError | None = None

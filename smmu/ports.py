@@ -6,10 +6,12 @@ client. In-memory fakes with the same semantics: ``smmu.fakes`` (for fast unit t
 against both, tests/integration/test_stores.py).
 """
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from smmu.contracts import ExecutionInput
 from smmu.jobs import Job, JobStatus, TimelineEntry
+from smmu.multipart import StoredPart
 
 
 class JobAlreadyExistsError(Exception):
@@ -77,3 +79,20 @@ class Workflows(Protocol):
 
     def status(self, job_id: str) -> str | None:
         """The job's execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) or None if it has none."""
+
+
+class MultipartUploads(Protocol):
+    """S3 multipart uploads in the raw bucket (``smmu.uploads``): the bytes go from the client to S3 directly."""
+
+    def create(self, key: str, content_type: str) -> str:
+        """Start an upload whose parts carry SHA-256 checksums; its upload id."""
+
+    def parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """The parts received so far. Raises the store's NoSuchUpload error for an ended upload."""
+
+    def complete(self, key: str, upload_id: str, parts: list[StoredPart]) -> dict[str, Any]: ...
+
+    def abort(self, key: str, upload_id: str) -> None: ...
+
+    def incomplete(self, prefix: str, initiated_before: datetime) -> list[tuple[str, str]]:
+        """(key, upload id) of the uploads under ``prefix`` started before ``initiated_before``."""

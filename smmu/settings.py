@@ -6,10 +6,11 @@ Every value comes from the environment (``SMMU_*``); the defaults equal the name
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 class Settings(BaseSettings):
@@ -24,7 +25,20 @@ class Settings(BaseSettings):
     usage_table: str = "smmu-usage"
     state_machine_arn: str = ""
 
-    max_upload_bytes: int = 100 * MIB
+    max_upload_bytes: int = Field(default=5 * GIB, gt=0)
+    #: Uploads larger than this go to S3 in parts (multipart upload, resumable, checksummed per part); smaller
+    #: ones in one presigned POST.
+    multipart_threshold_bytes: int = Field(default=64 * MIB, gt=0)
+    #: The part size handed out unless a client asks for another one within the bounds below. S3 refuses parts
+    #: under 5 MiB (except the last) at completion; test stacks lower these with their emulator's minimum.
+    multipart_part_bytes: int = Field(default=16 * MIB, gt=0)
+    multipart_min_part_bytes: int = Field(default=8 * MIB, gt=0)
+    multipart_max_part_bytes: int = Field(default=64 * MIB, gt=0)
+    #: S3 allows 10,000 parts; the part size grows (up to the maximum) for a file that would need more.
+    multipart_max_parts: int = Field(default=10_000, gt=0, le=10_000)
+    #: An incomplete multipart upload older than this is aborted and its job failed (the reconciler; on AWS the
+    #: raw bucket's AbortIncompleteMultipartUpload lifecycle rule removes the parts too, after a day).
+    abandoned_upload_seconds: int = Field(default=24 * 3600, gt=0)
     # A presigned upload is usable this long; a job still PENDING_UPLOAD a while after it expires.
     upload_url_ttl_seconds: int = 900
     pending_upload_ttl_seconds: int = 24 * 3600
@@ -36,6 +50,18 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: int = 600
     # Pillow refuses images with more pixels than this (decompression-bomb guard).
     max_image_pixels: int = 80_000_000
+
+    @model_validator(mode="after")
+    def _part_bounds(self) -> "Settings":
+        if not self.multipart_min_part_bytes <= self.multipart_part_bytes <= self.multipart_max_part_bytes:
+            raise ValueError(
+                "need SMMU_MULTIPART_MIN_PART_BYTES <= SMMU_MULTIPART_PART_BYTES <= SMMU_MULTIPART_MAX_PART_BYTES"
+            )
+        if self.multipart_max_part_bytes > 5 * GIB:
+            raise ValueError("SMMU_MULTIPART_MAX_PART_BYTES: S3 parts are at most 5 GiB")
+        if self.max_upload_bytes > self.multipart_max_part_bytes * self.multipart_max_parts:
+            raise ValueError("SMMU_MAX_UPLOAD_BYTES needs more than SMMU_MULTIPART_MAX_PARTS parts of the largest size")
+        return self
 
 
 @lru_cache

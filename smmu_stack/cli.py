@@ -8,13 +8,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+
+from smmu.validation import human_bytes
 
 if TYPE_CHECKING:
     from smmu.tenants import ApiKeyStore
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Smart Media Uploader developer commands.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: each belongs to a tenant; only their hashes are stored.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+jobs_app = typer.Typer(help="Your jobs: list, show, download their outputs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 console = Console()
+#: Progress, live status and errors: stdout stays the command's answer (a summary, or --json).
+err_console = Console(stderr=True)
 #: Where ``smmu dev`` leaves the dev tenant's API key (relative to the repository or the current directory).
 DEV_KEY_PATHS = (Path(".smmu") / "api-key", Path(__file__).resolve().parent.parent / ".smmu" / "api-key")
 
@@ -183,51 +188,297 @@ def package(
     console.print(f"{path}  sha256={sha256(path)}")
 
 
+ApiOption = Annotated[str, typer.Option(envvar="SMMU_API_URL", help="The API's address")]
+ApiKeyOption = Annotated[
+    str | None, typer.Option(envvar="SMMU_API_KEY", help="Defaults to the key `smmu dev` wrote in .smmu/api-key")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout instead of a summary")]
+#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED or an upload was refused; 3 a wait timed
+#: out; 130 interrupted (Ctrl-C; run the same command again to resume).
+EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 3, 130
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> "typer.Exit":
+    err_console.print(f"[red]{message}[/]", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
 @app.command()
 def upload(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    api: Annotated[str, typer.Option(envvar="SMMU_API_URL")] = "http://127.0.0.1:8000",
-    api_key: Annotated[
-        str | None, typer.Option(envvar="SMMU_API_KEY", help="Defaults to the key `smmu dev` wrote in .smmu/api-key")
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    content_type: Annotated[str | None, typer.Option(help="Defaults to a guess from each file's name")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the jobs to finish; show their steps and a summary")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the jobs")] = 300,
+    as_json: JsonOption = False,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="Parts in flight at once (all files)")] = 8,
+    files_at_once: Annotated[int, typer.Option(min=1, max=16, help="Files uploaded at once")] = 3,
+    multipart: Annotated[
+        bool | None, typer.Option(help="Force (or refuse) parts; default: above the API's multipart threshold")
     ] = None,
-    content_type: Annotated[str | None, typer.Option(help="Defaults to a guess from the file name")] = None,
-    wait: Annotated[bool, typer.Option(help="Wait for the job to finish and show it")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 300,
+    limit_rate: Annotated[int | None, typer.Option(min=1, help="At most this many bytes per second")] = None,
+    state_file: Annotated[
+        Path | None, typer.Option(envvar="SMMU_UPLOAD_STATE", help="Resume state (default ~/.local/state/smmu)")
+    ] = None,
 ) -> None:
-    """Upload a file the way any client does: ask the API for a presigned POST, send the file to S3."""
-    declared = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    key = _api_key(api_key)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    with httpx.Client(base_url=api, timeout=30, headers=headers) as client:
-        created = client.post(
-            "/v1/uploads",
-            json={"filename": file.name, "content_type": declared, "size_bytes": file.stat().st_size},
-        )
-        if created.status_code != 201:
-            console.print(f"[red]refused ({created.status_code}):[/] {created.json().get('detail')}")
-            raise typer.Exit(1)
-        body = created.json()
-        with file.open("rb") as stream:
-            sent = httpx.post(
-                body["upload"]["url"],
-                data=body["upload"]["fields"],
-                files={"file": (file.name, stream, declared)},
+    """Upload files the way any client does: presigned POST for small files, S3 multipart (parallel parts,
+    SHA-256 per part, resumable: run the same command again) for large ones. Progress per file and overall."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from smmu_stack.uploader import Api, Interrupted, RateLimit, ResumeState, Uploader, UploadError, default_state_file
+
+    client = Api(api, _api_key(api_key))
+    uploader = Uploader(
+        client, ResumeState(state_file or default_state_file()), parallel=parallel, rate=RateLimit(limit_rate)
+    )
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    )
+    overall = progress.add_task("total", total=sum(f.stat().st_size for f in files))
+
+    def one(file: Path) -> "Any":
+        task = progress.add_task(file.name, total=file.stat().st_size)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            progress.advance(overall, n)
+
+        declared = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        return uploader.upload(file, declared, on_start=lambda total, done: None, on_bytes=advance, multipart=multipart)
+
+    transfers = []
+    try:
+        with progress, ThreadPoolExecutor(files_at_once) as pool:
+            futures = [pool.submit(one, f) for f in files]
+            try:
+                for future in futures:
+                    transfers.append(future.result())
+            except KeyboardInterrupt:
+                uploader.stop.set()
+                raise Interrupted() from None
+    except Interrupted:
+        uploader.close()
+        raise _fail(
+            "interrupted: the parts sent so far stay in S3; run the same command again to resume", EXIT_INTERRUPTED
+        ) from None
+    except UploadError as exc:
+        uploader.close()
+        raise _fail(f"upload refused: {exc}") from None
+    uploader.close()
+    if not as_json:
+        for t in transfers:
+            how = f"{t.part_count} parts, {t.resumed_parts} already in S3" if t.multipart else "one POST"
+            console.print(
+                f"job [bold]{t.job_id}[/] uploaded: {t.file} ({human_bytes(t.size_bytes)}, {how}, {t.seconds:.1f}s)"
             )
-        if sent.status_code >= 300:
-            console.print(f"[red]S3 refused the upload ({sent.status_code}):[/] {sent.text[:500]}")
-            raise typer.Exit(1)
-        console.print(f"job [bold]{body['job_id']}[/] uploaded")
-        if not wait:
-            return
-        deadline = time.monotonic() + timeout
-        while True:
-            job = client.get(f"/v1/jobs/{body['job_id']}").json()
-            if job["status"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
-        console.print_json(json.dumps(job))
-        if job["status"] != "COMPLETED":
-            raise typer.Exit(1)
+    if not wait:
+        if as_json:
+            print(json.dumps([t.as_dict() for t in transfers] if len(files) > 1 else transfers[0].as_dict(), indent=2))
+        client.close()
+        return
+    jobs = _wait_jobs(uploader, [t.job_id for t in transfers], timeout, live=not as_json)
+    client.close()
+    if as_json:
+        documents = [
+            {**(job or {"job_id": t.job_id, "status": "TIMEOUT"}), "upload": t.as_dict()}
+            for t, job in zip(transfers, jobs, strict=True)
+        ]
+        print(json.dumps(documents if len(files) > 1 else documents[0], indent=2))
+    else:
+        for job in jobs:
+            if job is not None:
+                console.print(job_summary(job))
+    _exit_for(transfers, jobs, timeout)
+
+
+def _exit_for(transfers: "list[Any]", jobs: "list[dict[str, Any] | None]", timeout: float) -> None:
+    timed_out = [t.job_id for t, job in zip(transfers, jobs, strict=True) if job is None]
+    failed = [job for job in jobs if job is not None and job["status"] == "FAILED"]
+    for job in failed:
+        error = job.get("error") or {}
+        err_console.print(
+            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for job_id in timed_out:
+        err_console.print(f"job {job_id} did not finish within {timeout:g}s", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+    if timed_out:
+        raise typer.Exit(EXIT_TIMEOUT)
+
+
+def _wait_jobs(uploader: "Any", job_ids: list[str], timeout: float, live: bool) -> "list[dict[str, Any] | None]":
+    """Each job once it has ended (None if not within ``timeout``), showing each one's current step meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.live import Live
+
+    states: dict[str, dict[str, Any]] = {}
+
+    def render() -> Table:
+        table = Table.grid(padding=(0, 2))
+        for job_id in job_ids:
+            job = states.get(job_id)
+            if job is None:
+                table.add_row(job_id[:8], "…")
+                continue
+            last = job["timeline"][-1] if job.get("timeline") else {}
+            table.add_row(job_id[:8], _styled(job["status"]), str(last.get("step", "")), str(last.get("outcome", "")))
+        return table
+
+    with (
+        Live(render(), console=err_console, refresh_per_second=8, transient=True, auto_refresh=live) as view,
+        ThreadPoolExecutor(max(1, len(job_ids))) as pool,
+    ):
+
+        def update(job: dict[str, Any]) -> None:
+            states[job["job_id"]] = job
+            if live:
+                view.update(render())
+
+        futures = [pool.submit(uploader.wait, job_id, timeout, update) for job_id in job_ids]
+        return [f.result() for f in futures]
+
+
+def _styled(status: str) -> str:
+    return {"COMPLETED": "[green]COMPLETED[/]", "FAILED": "[red]FAILED[/]"}.get(status, f"[yellow]{status}[/]")
+
+
+def job_summary(job: "dict[str, Any]") -> "Any":
+    """A compact human summary of a job: status, steps with durations, outputs with sizes and links, the error."""
+    from rich.console import Group
+    from rich.text import Text
+
+    header = Text.from_markup(
+        f"{_styled(job['status'])}  [bold]{job.get('filename', '')}[/]  "
+        f"({human_bytes(job.get('size_bytes', 0))}, {job.get('media_type') or job.get('content_type', '')})  "
+        f"job {job['job_id']}"
+    )
+    steps = Table("step", "outcome", "took", box=None, pad_edge=False)
+    for entry in job.get("timeline", []):
+        if entry.get("outcome") == "info" and entry.get("step") not in ("UploadCompleted",):
+            continue
+        took = f"{entry['duration_ms'] / 1000:.2f}s" if entry.get("duration_ms") is not None else ""
+        outcome = "[green]ok[/]" if entry["outcome"] == "succeeded" else f"[red]{entry['outcome']}[/]"
+        steps.add_row(entry["step"], outcome if entry["outcome"] != "info" else "", took)
+    parts: list[Any] = [header, steps]
+    if job.get("outputs"):
+        # Names link to the outputs (terminal hyperlinks: presigned URLs are too long to print in a table).
+        outputs = Table("output", "kind", "size", box=None, pad_edge=False)
+        for output in job["outputs"]:
+            name = output["key"].split("/", 2)[-1]
+            link = f"[link={output['url']}]{name}[/link]" if output.get("url") else name
+            outputs.add_row(link, output["kind"], human_bytes(output["size_bytes"]))
+        parts.append(outputs)
+    if job.get("error"):
+        error = job["error"]
+        parts.append(Text.from_markup(f"[red]error[/] at {error['step']}: {error['code']}: {error['message']}"))
+    return Group(*parts)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[str | None, typer.Option(help="Only jobs of this status (e.g. FAILED)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Your tenant's jobs, newest first."""
+    from smmu_stack.uploader import Api, UploadError
+
+    client = Api(api, _api_key(api_key))
+    params: dict[str, Any] = {"limit": limit, **({"status": status.upper()} if status else {})}
+    try:
+        page = client.ok("GET", "/v1/jobs", params=params)
+    except UploadError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(page["items"], indent=2))
+        return
+    table = Table("job", "status", "file", "media", "created")
+    for item in page["items"]:
+        table.add_row(
+            item["job_id"], _styled(item["status"]), item["filename"], item.get("media_type") or "", item["created_at"]
+        )
+    console.print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: str,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One job: status, steps with durations, outputs with sizes and links, the error of a FAILED job."""
+    from smmu_stack.uploader import Api, UploadError
+
+    try:
+        job = Api(api, _api_key(api_key)).job(job_id)
+    except UploadError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(job, indent=2))
+    else:
+        console.print(job_summary(job))
+
+
+@jobs_app.command("download")
+def jobs_download(
+    job_id: str,
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="Where the outputs go")] = Path("."),
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Download every output of a job into DIRECTORY/<job id>/, keeping their relative paths."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from smmu_stack.uploader import Api, UploadError, download
+
+    try:
+        job = Api(api, _api_key(api_key)).job(job_id)
+        if not job["outputs"]:
+            raise UploadError(f"job {job_id} has no outputs (it is {job['status']})")
+        progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=err_console,
+            disable=not err_console.is_terminal,
+        )
+        root = (directory / job_id).resolve()
+        total = 0
+        with progress:
+            overall = progress.add_task("total", total=sum(o["size_bytes"] for o in job["outputs"]))
+            for output in job["outputs"]:
+                relative = output["key"].split("/", 2)[-1]
+                target = (root / relative).resolve()
+                if not target.is_relative_to(root):  # a key is never trusted to name a path outside the folder
+                    raise UploadError(f"output key {output['key']!r} leaves the download folder")
+                total += download(output["url"], target, lambda n: progress.advance(overall, n))
+    except UploadError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{len(job['outputs'])} outputs ({human_bytes(total)}) in {root}")
 
 
 def _key_store(endpoint_url: str | None, region: str, table: str) -> "ApiKeyStore":

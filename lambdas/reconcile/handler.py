@@ -13,6 +13,17 @@ from smmu.contracts import ReconcileReport, ReconcileRequest
 def lambda_handler(event: ReconcileRequest, context: LambdaContext) -> ReconcileReport:
     # A scheduled event carries no settings; an operator may pass grace_seconds to reconcile now.
     grace = event.grace_seconds if event.grace_seconds is not None else settings().reconcile_grace_seconds
-    report = reconcile(grace)
-    logger.info("reconciled", checked=report.checked, restarted=len(report.restarted), failed=len(report.failed))
+    abandoned = (
+        event.abandoned_upload_seconds
+        if event.abandoned_upload_seconds is not None
+        else settings().abandoned_upload_seconds
+    )
+    report = reconcile(grace, abandoned)
+    logger.info(
+        "reconciled",
+        checked=report.checked,
+        restarted=len(report.restarted),
+        failed=len(report.failed),
+        aborted_uploads=len(report.aborted_uploads),
+    )
     return report

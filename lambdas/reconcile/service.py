@@ -9,11 +9,12 @@ execution) or marked FAILED with what happened.
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from lambdas.shared.context import jobs, logger, workflows
+from lambdas.shared.context import jobs, logger, uploads, workflows
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import ReconcileReport
-from smmu.errors import WorkflowLostError
+from smmu.errors import UploadAbandonedError, WorkflowLostError
 from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job, isoformat
+from smmu.keys import UPLOAD_PREFIX, job_id_from_upload_key
 
 
 def _fail(job: Job, message: str) -> bool:
@@ -42,8 +43,33 @@ def settle(job: Job) -> Literal["restarted", "failed"] | None:
     return None
 
 
-def reconcile(grace_seconds: int) -> ReconcileReport:
-    """Settle every QUEUED or RUNNING job not updated for ``grace_seconds``."""
+def abort_abandoned(max_age_seconds: int) -> list[str]:
+    """Abort the multipart uploads started more than ``max_age_seconds`` ago (S3 discards their parts) and fail
+    their jobs; the ids of the jobs. An upload of no known job is aborted too: nothing could ever complete it."""
+    aborted = []
+    cutoff = datetime.now(UTC) - timedelta(seconds=max_age_seconds)
+    for key, upload_id in uploads().incomplete(UPLOAD_PREFIX, cutoff):
+        uploads().abort(key, upload_id)
+        job_id = job_id_from_upload_key(key)
+        job = jobs().get(job_id) if job_id else None
+        logger.warning("abandoned multipart upload aborted", key=key, job_id=job_id)
+        if job is None or job.upload_id != upload_id:
+            continue
+        error = JobError(
+            step="Upload",
+            code=UploadAbandonedError.code,
+            message=f"the multipart upload was not completed within {max_age_seconds} seconds; its parts were "
+            "discarded",
+        )
+        if fail_job(jobs(), job.job_id, error, timeline_step="UploadAbandoned"):
+            aborted.append(job.job_id)
+    return aborted
+
+
+def reconcile(grace_seconds: int, abandoned_upload_seconds: int | None = None) -> ReconcileReport:
+    """Settle every QUEUED or RUNNING job not updated for ``grace_seconds``; abort multipart uploads older than
+    ``abandoned_upload_seconds`` (None: leave them)."""
+    aborted = abort_abandoned(abandoned_upload_seconds) if abandoned_upload_seconds is not None else []
     cutoff = isoformat(datetime.now(UTC) - timedelta(seconds=grace_seconds))
     checked = 0
     settled: dict[str, list[str]] = {"restarted": [], "failed": []}
@@ -59,4 +85,4 @@ def reconcile(grace_seconds: int) -> ReconcileReport:
                         settled[outcome].append(job.job_id)
             if cursor is None:
                 break
-    return ReconcileReport(checked=checked, **settled)
+    return ReconcileReport(checked=checked, aborted_uploads=aborted, **settled)

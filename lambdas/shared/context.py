@@ -11,9 +11,10 @@ from aws_lambda_powertools import Logger
 from smmu import aws
 from smmu.errors import JobNotFoundError
 from smmu.jobs import Job
-from smmu.ports import JobStore, MediaStore, Workflows
+from smmu.ports import JobStore, MediaStore, MultipartUploads, Workflows
 from smmu.repository import JobRepository, MediaRepository
 from smmu.settings import Settings, get_settings
+from smmu.uploads import S3MultipartUploads
 from smmu.workflow import StepFunctionsWorkflows
 
 logger = Logger()
@@ -24,6 +25,7 @@ class Adapters:
     jobs: JobStore
     media: MediaStore
     workflows: Workflows
+    uploads: MultipartUploads | None = None
 
 
 _installed: Adapters | None = None
@@ -40,6 +42,7 @@ def _aws_adapters() -> Adapters:
         jobs=JobRepository(config.jobs_table, aws.client("dynamodb")),
         media=MediaRepository(config.media_table, aws.client("dynamodb")),
         workflows=StepFunctionsWorkflows(config.state_machine_arn, aws.client("stepfunctions")),
+        uploads=S3MultipartUploads(config.raw_bucket, aws.client("s3")),
     )
 
 
@@ -71,3 +74,8 @@ def media() -> MediaStore:
 
 def workflows() -> Workflows:
     return adapters().workflows
+
+
+def uploads() -> MultipartUploads:
+    installed = adapters().uploads
+    return installed if installed is not None else _aws_adapters().uploads  # type: ignore[return-value]

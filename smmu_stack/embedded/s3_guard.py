@@ -1,4 +1,5 @@
-"""What S3 enforces and moto does not: presigned POST policies, presigned URL signatures and expiry, and no
+"""What S3 enforces and moto does not: presigned POST policies, presigned URL signatures and expiry, checksums of
+presigned uploads (``x-amz-checksum-*`` against the body: moto stores whatever value it is given), and no
 anonymous access.
 
 moto accepts every presigned request (an expired, forged or oversize upload gets 204). This WSGI middleware sits
@@ -12,9 +13,12 @@ and the services' clients here all hold the emulator's credentials.
 
 import base64
 import binascii
+import hashlib
 import io
 import json
+import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +35,15 @@ StartResponse = Callable[..., Any]
 MAX_EXPIRES = 604800
 #: Form fields a POST policy does not have to name (AWS's list).
 _UNCHECKED_FIELDS = frozenset({"policy", "x-amz-signature", "file"})
+
+
+#: x-amz-checksum-<name>: (digest of the body, digest length). CRC32C needs a library S3's SDKs bring
+#: (awscrt); the API asks for SHA-256.
+_CHECKSUMS: dict[str, tuple[Callable[[bytes], bytes], int]] = {
+    "sha256": (lambda data: hashlib.sha256(data).digest(), 32),
+    "sha1": (lambda data: hashlib.sha1(data, usedforsecurity=False).digest(), 20),
+    "crc32": (lambda data: zlib.crc32(data).to_bytes(4, "big"), 4),
+}
 
 
 class Refusal(Exception):
@@ -79,6 +92,9 @@ class S3Guard:
         self.app = app
         #: access key id -> secret key: the keys this emulator signs with (and so can verify).
         self.credentials = credentials
+        #: (upload id, part number) -> (algorithm, checksum) of the parts verified here: S3 lists them in
+        #: ListParts (a resuming client compares them), moto keeps none.
+        self.part_checksums: dict[tuple[str, int], tuple[str, str]] = {}
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -88,7 +104,32 @@ class S3Guard:
         if answer is not None:
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
             return [answer]
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if environ["REQUEST_METHOD"].upper() == "GET" and "uploadId" in query and "partNumber" not in query:
+            return self._list_parts_with_checksums(environ, start_response, query["uploadId"])
         return self.app(environ, start_response)
+
+    def _list_parts_with_checksums(
+        self, environ: Environ, start_response: StartResponse, upload_id: str
+    ) -> Iterable[bytes]:
+        answered: list[Any] = []
+        body = b"".join(self.app(environ, lambda status, headers, *rest: answered.append((status, headers))))
+        status, headers = answered[0]
+
+        def add(match: re.Match[bytes]) -> bytes:
+            number = int(re.search(rb"<PartNumber>(\d+)</PartNumber>", match.group(0)).group(1))  # type: ignore[union-attr]
+            known = self.part_checksums.get((upload_id, number))
+            if known is None:
+                return match.group(0)
+            algorithm, value = known
+            tag = f"Checksum{algorithm.upper()}".encode()
+            return match.group(0)[: -len(b"</Part>")] + b"<" + tag + b">" + value.encode() + b"</" + tag + b"></Part>"
+
+        if status.startswith("200"):
+            body = re.sub(rb"<Part>.*?</Part>", add, body, flags=re.DOTALL)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [body]
 
     # -- classification ------------------------------------------------------------------------------------------
     def _check(self, environ: Environ) -> bytes | None:
@@ -101,6 +142,10 @@ class S3Guard:
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
             self._check_presigned_url(environ, method, query)
+            if method == "PUT":
+                if "uploadId" in query:
+                    _check_upload_exists(path, query["uploadId"])
+                self._check_checksums(environ)
             return None
         if "Signature" in query and "AWSAccessKeyId" in query:
             raise _sigv2_refused()
@@ -175,6 +220,34 @@ class S3Guard:
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if expected != query.get("X-Amz-Signature", ""):
             raise _signature_mismatch()
+
+    # -- checksums of uploaded bytes (UploadPart, PutObject) ----------------------------------------------------
+    def _check_checksums(self, environ: Environ) -> None:
+        claimed = {
+            algorithm: environ[f"HTTP_X_AMZ_CHECKSUM_{algorithm.upper()}"]
+            for algorithm in _CHECKSUMS
+            if f"HTTP_X_AMZ_CHECKSUM_{algorithm.upper()}" in environ
+        }
+        if not claimed:
+            return
+        body = self._read_body(environ)
+        for algorithm, value in claimed.items():
+            try:
+                valid = len(base64.b64decode(value, validate=True)) == _CHECKSUMS[algorithm][1]
+            except (binascii.Error, ValueError):
+                valid = False
+            if not valid:
+                raise Refusal(400, "InvalidRequest", f"Value for x-amz-checksum-{algorithm} header is invalid.")
+            if base64.b64encode(_CHECKSUMS[algorithm][0](body)).decode() != value:
+                raise Refusal(
+                    400, "BadDigest", f"The {algorithm.upper()} you specified did not match the calculated checksum."
+                )
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if "uploadId" in query and query.get("partNumber", "").isdigit():
+            for algorithm, value in claimed.items():
+                self.part_checksums[(query["uploadId"], int(query["partNumber"]))] = (algorithm, value)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
 
     # -- browser-based uploads (POST policy) ---------------------------------------------------------------------
     def _check_post_policy(self, environ: Environ, path: str) -> None:
@@ -268,13 +341,28 @@ class S3Guard:
             f"<Error><Code>{refusal.code}</Code><Message>{_xml(refusal.message)}</Message>"
             f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
         ).encode()
-        reasons = {400: "Bad Request", 403: "Forbidden"}
+        reasons = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
         if environ["REQUEST_METHOD"].upper() == "HEAD":
             start_response(f"{refusal.status} {reasons[refusal.status]}", [*headers, ("Content-Length", "0")])
             return [b""]
         start_response(f"{refusal.status} {reasons[refusal.status]}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
+
+
+def _check_upload_exists(path: str, upload_id: str) -> None:
+    """A part for an aborted, completed or unknown upload: S3 answers 404 NoSuchUpload (moto fails with a 500)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.get(unquote(path.lstrip("/").split("/", 1)[0]))
+    if bucket is not None and upload_id not in bucket.multiparts:
+        raise Refusal(
+            404,
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted "
+            "or completed.",
+        )
 
 
 def _xml(text: str) -> str:

@@ -26,6 +26,8 @@ TARGET = os.environ.get("SMMU_E2E_TARGET", "embedded")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 ACTIVE = ("QUEUED", "RUNNING")
 TERMINAL = ("COMPLETED", "FAILED")
+#: The embedded stack's multipart part size, so a multipart test needs under a megabyte of real media.
+SMALL_PART = 256 * 1024
 
 
 @dataclass
@@ -54,6 +56,8 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "SMMU_"))}
     env.setdefault("AWS_ACCESS_KEY_ID", "testing")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    # Multipart tests use parts of 256 KiB (S3's minimum is 5 MiB): the emulator's minimum comes down with ours.
+    env["S3_UPLOAD_PART_MIN_SIZE"] = str(SMALL_PART)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -72,6 +76,10 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
                 "SMMU_WORKER_HEARTBEAT_TIMEOUT_SECONDS=10",
                 "--set",
                 "SMMU_WORKER_HEARTBEAT_SECONDS=2",
+                "--set",
+                f"SMMU_MULTIPART_PART_BYTES={SMALL_PART}",
+                "--set",
+                f"SMMU_MULTIPART_MIN_PART_BYTES={SMALL_PART}",
             ],
             cwd=REPO_ROOT,
             env=env,

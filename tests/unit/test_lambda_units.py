@@ -13,7 +13,7 @@ from lambdas.shared import context
 from lambdas.shared.step import pipeline_step
 from smmu.contracts import ExecutionInput, ObjectStep, ValidateInputResult
 from smmu.errors import EmptyObjectError
-from smmu.fakes import InMemoryJobStore, InMemoryMediaStore, InMemoryWorkflows
+from smmu.fakes import InMemoryJobStore, InMemoryMediaStore, InMemoryMultipartUploads, InMemoryWorkflows
 from smmu.jobs import JobStatus, Output
 from smmu.settings import get_settings
 from tests.conftest import make_job
@@ -34,7 +34,12 @@ CTX = LambdaContext()
 
 @pytest.fixture
 def fakes():
-    adapters = context.Adapters(jobs=InMemoryJobStore(), media=InMemoryMediaStore(), workflows=InMemoryWorkflows())
+    adapters = context.Adapters(
+        jobs=InMemoryJobStore(),
+        media=InMemoryMediaStore(),
+        workflows=InMemoryWorkflows(),
+        uploads=InMemoryMultipartUploads(),
+    )
     context.install(adapters)
     yield adapters
     context.install(None)
@@ -269,5 +274,35 @@ def test_the_reconciler_settles_stuck_jobs_from_their_executions(fakes):
 
 def test_the_reconciler_leaves_recently_updated_jobs_alone(fakes):
     job_id = make_job(fakes.jobs, status=JobStatus.RUNNING)
-    assert reconcile(None) == {"checked": 0, "restarted": [], "failed": []}
+    assert reconcile(None) == {"checked": 0, "restarted": [], "failed": [], "aborted_uploads": []}
     assert fakes.jobs.get(job_id).status is JobStatus.RUNNING
+
+
+def test_the_reconciler_aborts_abandoned_multipart_uploads_and_fails_their_jobs(fakes):
+    from datetime import UTC, datetime, timedelta
+
+    from lambdas.reconcile.handler import lambda_handler
+    from smmu.multipart import StoredPart
+
+    uploads = fakes.uploads
+    old = datetime.now(UTC) - timedelta(hours=2)
+    abandoned = make_job(fakes.jobs)
+    key = fakes.jobs.get(abandoned).raw_key
+    upload_id = uploads.create(key, "video/mp4", initiated=old)
+    uploads.put_part(key, upload_id, StoredPart(part_number=1, size=5, etag="e1", checksum_sha256="c"))
+    fakes.jobs.update_fields(abandoned, {"upload_id": upload_id, "part_size_bytes": 5})
+    recent = make_job(fakes.jobs)
+    recent_key = fakes.jobs.get(recent).raw_key
+    recent_upload = uploads.create(recent_key, "video/mp4")
+    fakes.jobs.update_fields(recent, {"upload_id": recent_upload, "part_size_bytes": 5})
+    orphan_upload = uploads.create("uploads/default/not-a-job/x.mp4", "video/mp4", initiated=old)
+
+    report = lambda_handler({"abandoned_upload_seconds": 3600}, CTX)
+
+    assert report["aborted_uploads"] == [abandoned]
+    # No parts left of the abandoned upload nor of the one no job owns; the recent one is untouched.
+    assert set(uploads.uploads) == {(recent_key, recent_upload)}
+    assert ("uploads/default/not-a-job/x.mp4", orphan_upload) not in uploads.uploads
+    failed = fakes.jobs.get(abandoned)
+    assert (failed.status, failed.error.code) == (JobStatus.FAILED, "UPLOAD_ABANDONED")
+    assert fakes.jobs.get(recent).status is JobStatus.PENDING_UPLOAD

@@ -38,6 +38,9 @@ locals {
       { sid = "FindStuckJobs", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
       { sid = "RestartPipeline", actions = ["states:StartExecution"], resources = [var.state_machine_arns["pipeline"]] },
       { sid = "ReadExecutions", actions = ["states:DescribeExecution"], resources = [local.pipeline_executions] },
+      # Aborts abandoned multipart uploads (the lifecycle rule removes them too, but only after a day).
+      { sid = "FindAbandonedUploads", actions = ["s3:ListBucketMultipartUploads"], resources = [local.raw_bucket] },
+      { sid = "AbortAbandonedUploads", actions = ["s3:AbortMultipartUpload"], resources = [local.raw_uploads] },
     ]
     process_image = [
       local.job_records,
@@ -59,8 +62,16 @@ locals {
       { sid = "ApiKeys", actions = ["dynamodb:GetItem"], resources = [local.api_keys_table] },
       # Per-tenant rate limit and quota counters (conditional ADD).
       { sid = "UsageCounters", actions = ["dynamodb:UpdateItem"], resources = [local.usage_table] },
-      # Presigned POST uploads and presigned GET downloads are signed with the task role's credentials.
+      # Presigned POST uploads and presigned GET downloads are signed with the task role's credentials;
+      # s3:PutObject also covers Create/UploadPart/CompleteMultipartUpload of multipart uploads.
       { sid = "PresignUploads", actions = ["s3:PutObject"], resources = [local.raw_uploads] },
+      {
+        sid       = "MultipartUploads"
+        actions   = ["s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"]
+        resources = [local.raw_uploads]
+      },
+      # A multipart upload's checksum on its job, and its job FAILED when the client aborts it.
+      { sid = "JobUpdates", actions = ["dynamodb:UpdateItem"], resources = [local.jobs_table] },
       { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },
       # /healthz: HeadBucket on the upload bucket.
       { sid = "HealthCheck", actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
