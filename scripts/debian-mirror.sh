@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Print the Debian mirror this machine's apt already uses (e.g. http://deb.debian.org/debian), for debootstrap.
+# Print the Debian mirror this machine's apt already uses (a URL ending in /debian), for debootstrap.
 #
 # Reads both source formats apt knows — deb822 `*.sources` files (`URIs: …`, Debian 12's default, in
 # sources.list.d/) and one-line `*.list` files (`deb [options] URI suite …`, the older /etc/apt/sources.list) —
@@ -45,7 +45,7 @@ fi
 
 if [ -z "$mirror" ]; then
   echo "no Debian mirror found in apt's sources (${files[*]:-no source files in ${places[*]}});" \
-    "set SMMU_DEBIAN_MIRROR, e.g. SMMU_DEBIAN_MIRROR=http://deb.debian.org/debian" >&2
+    "set SMMU_DEBIAN_MIRROR to a Debian mirror, e.g. SMMU_DEBIAN_MIRROR=http://<mirror>/debian" >&2
   exit 1
 fi
 echo "${mirror%/}"
