@@ -133,6 +133,13 @@ if [ "${SMMU_KEEP_STACK:-0}" = 1 ]; then
   echo "SMMU_KEEP_STACK=1: leaving the stack running (docker compose down -v removes it)"
 else
   docker compose down -v --remove-orphans
+  # LocalStack starts function containers through the Docker socket and keeps them warm; any it had no time to
+  # stop when it was stopped outlive it and keep the network in use. With the emulator gone no new one can start:
+  # remove them, then let compose remove the network it could not.
+  if [ -n "$(docker ps -aq --filter "label=smmu.lambda-of=$project")" ]; then
+    remove_function_containers
+    docker compose down -v --remove-orphans
+  fi
   stack_up=0
   left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"; docker ps -aq --filter "label=smmu.lambda-of=$project"
     docker volume ls -q --filter "label=com.docker.compose.project=$project"
