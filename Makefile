@@ -22,8 +22,8 @@ typecheck:
 	@scripts/bootstrap.sh
 	$(VENV)/mypy
 
-# The one pinned dependency set (requirements.lock) that the venv, the images and the Lambda dependency layer
-# install from: regenerate it after changing a dependency in pyproject.toml.
+# The one pinned dependency set (requirements.lock) that the venv, the images and the Lambda package (its
+# third-party packages travel inside the zip) install from: regenerate it after changing pyproject.toml.
 lock:
 	@scripts/bootstrap.sh
 	$(VENV)/uv pip compile pyproject.toml --all-extras --group whisper-no-deps --universal --python-version 3.11 \
