@@ -54,10 +54,8 @@ ensure_docker() {
   fi
   step "docker: starting dockerd (log: $DOCKERD_LOG)"
   as_root mkdir -p "$(dirname "$DOCKERD_LOG")"
-  # The daemon outlives this script: it must not inherit its open files (a caller's `flock FILE cmd` lock would
-  # then be held for as long as dockerd runs), so every descriptor above 2 is closed first.
-  as_root sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
-    nohup dockerd >>"$1" 2>&1 &' sh "$DOCKERD_LOG"
+  # The daemon outlives this script: run-detached.sh closes the descriptors it would inherit (a caller's lock).
+  as_root scripts/run-detached.sh "$DOCKERD_LOG" dockerd >/dev/null
   for _ in $(seq 120); do
     if docker info >/dev/null 2>&1; then
       step "docker: daemon ready"

@@ -193,7 +193,8 @@ start_registry() {
   printf '%s\n' 'version: 0.1' 'log: {level: warn}' \
     "storage: {filesystem: {rootdirectory: $REGISTRY_DIR/storage}, delete: {enabled: true}}" \
     "http: {addr: 127.0.0.1:$REGISTRY_PORT}" | as_root tee "$REGISTRY_DIR/config.yml" >/dev/null
-  as_root sh -c "nohup '$binary' serve '$REGISTRY_DIR/config.yml' >>'$REGISTRY_DIR/registry.log' 2>&1 & echo \$! >'$REGISTRY_DIR/pid'"
+  as_root scripts/run-detached.sh "$REGISTRY_DIR/registry.log" "$binary" serve "$REGISTRY_DIR/config.yml" \
+    | as_root tee "$REGISTRY_DIR/pid" >/dev/null
   for _ in $(seq 50); do
     registry_answers && { step "offline: registry started on 127.0.0.1:$REGISTRY_PORT (pid $(cat "$REGISTRY_DIR/pid"))"; return; }
     sleep 0.2
