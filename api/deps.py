@@ -12,16 +12,20 @@ from api.core.config import ApiSettings, get_api_settings
 from api.storage import Presigner
 from smmu import aws
 from smmu.jobs import isoformat, utcnow
+from smmu.notifications import JobEventPublisher, PublishingJobRepository
 from smmu.ports import JobStore, MediaStore, MultipartUploads
 from smmu.quotas import LimitExceeded, UsageStore
-from smmu.repository import JobRepository, MediaRepository
+from smmu.repository import MediaRepository
 from smmu.tenants import ApiKeyStore
 from smmu.uploads import S3MultipartUploads
+from smmu.webhook_store import DeliveryRepository, WebhookRepository
 
 
 @lru_cache
-def _jobs(table: str) -> JobStore:
-    return JobRepository(table, aws.client("dynamodb"))
+def _jobs(table: str, queue: str, bus: str) -> JobStore:
+    # Every status change the API makes (an aborted upload, a cancel) is announced (EventBridge, webhooks).
+    publisher = JobEventPublisher(sqs=aws.client("sqs"), events=aws.client("events"), queue_name=queue, event_bus=bus)
+    return PublishingJobRepository(table, aws.client("dynamodb"), publisher)
 
 
 @lru_cache
@@ -32,6 +36,16 @@ def _media(table: str) -> MediaStore:
 @lru_cache
 def _multipart(bucket: str) -> MultipartUploads:
     return S3MultipartUploads(bucket, aws.client("s3"))
+
+
+@lru_cache
+def _webhooks(table: str) -> WebhookRepository:
+    return WebhookRepository(table, aws.client("dynamodb"))
+
+
+@lru_cache
+def _deliveries(table: str) -> DeliveryRepository:
+    return DeliveryRepository(table, aws.client("dynamodb"))
 
 
 @lru_cache
@@ -53,7 +67,7 @@ SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 
 
 def get_jobs(settings: SettingsDep) -> JobStore:
-    return _jobs(settings.jobs_table)
+    return _jobs(settings.jobs_table, settings.webhook_queue, settings.event_bus)
 
 
 def get_media(settings: SettingsDep) -> MediaStore:
@@ -76,6 +90,14 @@ def get_usage(settings: SettingsDep) -> UsageStore:
     return _usage(settings.usage_table)
 
 
+def get_webhooks(settings: SettingsDep) -> WebhookRepository:
+    return _webhooks(settings.webhooks_table)
+
+
+def get_deliveries(settings: SettingsDep) -> DeliveryRepository:
+    return _deliveries(settings.webhook_deliveries_table)
+
+
 def get_jwt_verifier(settings: SettingsDep) -> JwtVerifier | None:
     if not settings.jwt_jwks_url:
         return None
@@ -94,6 +116,8 @@ PresignerDep = Annotated[Presigner, Depends(get_presigner)]
 MultipartDep = Annotated[MultipartUploads, Depends(get_multipart)]
 KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
 UsageDep = Annotated[UsageStore, Depends(get_usage)]
+WebhooksDep = Annotated[WebhookRepository, Depends(get_webhooks)]
+DeliveriesDep = Annotated[DeliveryRepository, Depends(get_deliveries)]
 JwtDep = Annotated[JwtVerifier | None, Depends(get_jwt_verifier)]
 
 #: Shows an "Authorize" button on /docs; a missing header is our 401, not FastAPI's 403.

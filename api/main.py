@@ -5,7 +5,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.core.config import get_api_settings
-from api.routes import health, jobs, multipart, uploads
+from api.routes import health, jobs, multipart, uploads, webhooks
 
 DESCRIPTION = """Upload images, audio and video; follow their processing jobs.
 
@@ -27,7 +27,7 @@ def create_app() -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_request_body_bytes)
@@ -35,6 +35,7 @@ def create_app() -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(multipart.router)
     app.include_router(jobs.router)
+    app.include_router(webhooks.router)
     return app
 
 

@@ -4,9 +4,10 @@ Every value comes from the environment (``SMMU_*``); the defaults equal the name
 (``infra/resources.json``), which a contract test keeps in step.
 """
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -24,6 +25,16 @@ class Settings(BaseSettings):
     api_keys_table: str = "smmu-api-keys"
     usage_table: str = "smmu-usage"
     state_machine_arn: str = ""
+    webhooks_table: str = "smmu-webhooks"
+    webhook_deliveries_table: str = "smmu-webhook-deliveries"
+    webhook_queue: str = "smmu-webhooks"
+    webhook_dead_letter_queue: str = "smmu-webhooks-dlq"
+    #: Job status changes are put on this EventBridge bus as ``smmu.job`` events.
+    event_bus: str = "smmu-jobs"
+    #: Where clients reach S3 when it differs from the endpoint the services use (in a compose stack the API
+    #: talks to http://emulator:4566 but a browser on the host needs http://127.0.0.1:4566): the download links
+    #: in API answers and webhook payloads name it.
+    public_s3_endpoint_url: str | None = None
 
     max_upload_bytes: int = Field(default=5 * GIB, gt=0)
     #: Uploads larger than this go to S3 in parts (multipart upload, resumable, checksummed per part); smaller
@@ -50,8 +61,32 @@ class Settings(BaseSettings):
     worker_heartbeat_timeout_seconds: int = 30
     # A job QUEUED or RUNNING without an update for this long is checked against its execution.
     reconcile_grace_seconds: int = 600
+    # Webhooks: a delivery is retried with exponential backoff (base * 2^(attempt-1) seconds, at most 900, SQS's
+    # longest delay) up to this many attempts, and never after the window since the event; then it is parked in
+    # the dead-letter queue.
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    webhook_backoff_base_seconds: int = Field(default=10, ge=0, le=900)
+    webhook_retry_window_seconds: int = Field(default=3600, gt=0)
+    #: Each request's connect and read timeout; the receiver's answer is read up to the byte limit.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_max_response_bytes: int = Field(default=64 * 1024, gt=0)
+    #: Networks exempt from the webhook SSRF guard (CIDRs, e.g. ["127.0.0.0/8"] for a local receiver in
+    #: development). Empty in production: only public addresses are called.
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    max_webhooks_per_tenant: int = Field(default=10, gt=0)
+    webhook_delivery_retention_days: int = Field(default=30, gt=0)
     # Pillow refuses images with more pixels than this (decompression-bomb guard).
     max_image_pixels: int = 80_000_000
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"SMMU_WEBHOOK_ALLOWED_NETWORKS: {cidr!r} is not a network ({exc})") from exc
+        return cidrs
 
     @model_validator(mode="after")
     def _part_bounds(self) -> "Settings":

@@ -609,5 +609,112 @@ def dlq_redrive(
     console.print_json(json.dumps(result))
 
 
+webhooks_app = typer.Typer(help="Webhooks: endpoints your tenant's job events are sent to.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+def _webhooks_call(api: str, api_key: str | None, method: str, path: str, expected: int = 200, **kwargs: Any) -> Any:
+    from smmu_stack.uploader import Api, UploadError
+
+    client = Api(api, _api_key(api_key))
+    try:
+        return client.ok(method, path, expected, **kwargs)
+    except UploadError as exc:
+        raise _fail(str(exc)) from None
+
+
+@webhooks_app.command("create")
+def webhooks_create(
+    url: str,
+    event: Annotated[
+        list[str] | None, typer.Option(help="An event type to receive (repeat); default: every job.* type")
+    ] = None,
+    description: Annotated[str, typer.Option()] = "",
+    secret: Annotated[str | None, typer.Option(help="Your own whsec_ secret; default: generated")] = None,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register an endpoint; prints its signing secret, which is not shown again."""
+    body: dict[str, Any] = {"url": url, "description": description}
+    if event:
+        body["events"] = event
+    if secret:
+        body["secret"] = secret
+    created = _webhooks_call(api, api_key, "POST", "/v1/webhooks", 201, json=body)
+    if as_json:
+        print(json.dumps(created, indent=2))
+        return
+    console.print(f"webhook {created['webhook_id']} -> {created['url']} ({', '.join(created['events'])})")
+    console.print(f"signing secret (store it now; it is not shown again): {created['secret']}")
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    api: ApiOption = "http://127.0.0.1:8000", api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Your tenant's endpoints."""
+    items = _webhooks_call(api, api_key, "GET", "/v1/webhooks")["items"]
+    if as_json:
+        print(json.dumps(items, indent=2))
+        return
+    table = Table("webhook", "url", "events", "enabled", "created")
+    for item in items:
+        table.add_row(
+            item["webhook_id"], item["url"], ", ".join(item["events"]), str(item["enabled"]), item["created_at"]
+        )
+    console.print(table)
+
+
+@webhooks_app.command("update")
+def webhooks_update(
+    webhook_id: str,
+    url: Annotated[str | None, typer.Option()] = None,
+    event: Annotated[list[str] | None, typer.Option(help="Replace the event types (repeat)")] = None,
+    enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Change an endpoint's URL or event types, or pause (--disable) and resume (--enable) its deliveries."""
+    body: dict[str, Any] = {"url": url, "events": event or None, "enabled": enabled}
+    updated = _webhooks_call(
+        api, api_key, "PATCH", f"/v1/webhooks/{webhook_id}", json={k: v for k, v in body.items() if v is not None}
+    )
+    console.print(
+        f"webhook {updated['webhook_id']} -> {updated['url']} ({', '.join(updated['events'])}), "
+        f"{'enabled' if updated['enabled'] else 'disabled'}"
+    )
+
+
+@webhooks_app.command("delete")
+def webhooks_delete(webhook_id: str, api: ApiOption = "http://127.0.0.1:8000", api_key: ApiKeyOption = None) -> None:
+    """Remove an endpoint."""
+    _webhooks_call(api, api_key, "DELETE", f"/v1/webhooks/{webhook_id}", 204)
+    console.print(f"webhook {webhook_id} deleted")
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    webhook_id: str,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An endpoint's deliveries, newest first, with each attempt's answer."""
+    page = _webhooks_call(api, api_key, "GET", f"/v1/webhooks/{webhook_id}/deliveries", params={"limit": limit})
+    if as_json:
+        print(json.dumps(page["items"], indent=2))
+        return
+    table = Table("delivery", "event", "job", "state", "attempts", "last answer")
+    for item in page["items"]:
+        last = item["attempt_log"][-1] if item["attempt_log"] else {}
+        answer = str(last.get("status_code") or last.get("error") or "")
+        table.add_row(
+            item["delivery_id"], item["event_type"], item["job_id"], item["state"], str(item["attempts"]), answer
+        )
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

@@ -46,6 +46,10 @@ class Manifest:
     def state_machines(self) -> dict[str, Any]:
         return self.data["state_machines"]
 
+    @property
+    def event_buses(self) -> dict[str, Any]:
+        return self.data.get("event_buses", {})
+
     @cached_property
     def lambda_package(self) -> dict[str, Any]:
         return self.data["lambda_package"]
@@ -72,6 +76,8 @@ class Manifest:
             return self.tables[key]["name"]
         if kind == "queue":
             return self.queues[key]["name"]
+        if kind == "event_bus":
+            return self.event_buses[key]["name"]
         if kind == "state_machine_arn":
             return self.state_machine_arn(key, account)
         raise ValueError(f"unknown reference kind {kind!r} in {reference!r}")

@@ -74,6 +74,8 @@ class Provisioner:
             self._table(table)
         for bucket in self.manifest.buckets.values():
             self._bucket(bucket)
+        for bus in self.manifest.event_buses.values():
+            self._event_bus(bus)
         lambda_role = self._role(LAMBDA_ROLE, "lambda")
         sfn_role = self._role(SFN_ROLE, "states")
         package = build_code_package(self.manifest, dependencies=self.dependencies).read_bytes()
@@ -117,6 +119,14 @@ class Provisioner:
             url = self.sqs.create_queue(QueueName=spec["name"], Attributes=attributes)["QueueUrl"]
             self.result.changes.append(f"queue {spec['name']}")
         self.result.queue_urls[key] = url
+
+    def _event_bus(self, spec: dict[str, Any]) -> None:
+        events = self._client("events")
+        try:
+            events.describe_event_bus(Name=spec["name"])
+        except events.exceptions.ResourceNotFoundException:
+            events.create_event_bus(Name=spec["name"])
+            self.result.changes.append(f"event bus {spec['name']}")
 
     # -- data --------------------------------------------------------------------------------------------------
     def _table(self, spec: dict[str, Any]) -> None:

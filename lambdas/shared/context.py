@@ -11,8 +11,9 @@ from aws_lambda_powertools import Logger
 from smmu import aws
 from smmu.errors import JobNotFoundError
 from smmu.jobs import Job
+from smmu.notifications import PublishingJobRepository, aws_publisher
 from smmu.ports import JobStore, MediaStore, MultipartUploads, Workflows
-from smmu.repository import JobRepository, MediaRepository
+from smmu.repository import MediaRepository
 from smmu.settings import Settings, get_settings
 from smmu.uploads import S3MultipartUploads
 from smmu.workflow import StepFunctionsWorkflows
@@ -39,7 +40,8 @@ def settings() -> Settings:
 def _aws_adapters() -> Adapters:
     config = get_settings()
     return Adapters(
-        jobs=JobRepository(config.jobs_table, aws.client("dynamodb")),
+        # Every status change a function makes is announced (EventBridge, webhooks).
+        jobs=PublishingJobRepository(config.jobs_table, aws.client("dynamodb"), aws_publisher(config)),
         media=MediaRepository(config.media_table, aws.client("dynamodb")),
         workflows=StepFunctionsWorkflows(config.state_machine_arn, aws.client("stepfunctions")),
         uploads=S3MultipartUploads(config.raw_bucket, aws.client("s3")),

@@ -28,6 +28,8 @@ ACTIVE = ("QUEUED", "RUNNING")
 TERMINAL = ("COMPLETED", "FAILED")
 #: The embedded stack's multipart part size, so a multipart test needs under a megabyte of real media.
 SMALL_PART = 256 * 1024
+#: The embedded stack's webhook retry bound (attempts; 1 s, then 2 s apart).
+WEBHOOK_MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -75,6 +77,11 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
                 f"SMMU_MULTIPART_PART_BYTES={SMALL_PART}",
                 "--set",
                 f"SMMU_MULTIPART_MIN_PART_BYTES={SMALL_PART}",
+                # Webhook tests: a receiver on 127.0.0.1, and retry bounds small enough to reach in seconds.
+                *("--set", 'SMMU_WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"]'),
+                *("--set", f"SMMU_WEBHOOK_MAX_ATTEMPTS={WEBHOOK_MAX_ATTEMPTS}"),
+                *("--set", "SMMU_WEBHOOK_BACKOFF_BASE_SECONDS=1"),
+                *("--set", "SMMU_WEBHOOK_TIMEOUT_SECONDS=1"),
             ],
             cwd=REPO_ROOT,
             env=env,

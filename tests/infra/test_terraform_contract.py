@@ -254,6 +254,7 @@ def test_every_manifest_field_is_read_by_terraform(tf: Terraform) -> None:
         "buckets": STORAGE,
         "tables": DATA,
         "queues": MESSAGING,
+        "event_buses": MESSAGING,
         "functions": COMPUTE,
         "lambda_package": COMPUTE,
         "state_machines": ORCHESTRATION,

@@ -12,18 +12,43 @@ locals {
   raw_uploads     = "${var.bucket_arns["raw"]}/${var.upload_prefix}*"
   jobs_indexes    = [for index in local.manifest.tables.jobs.global_secondary_indexes : "${local.jobs_table}/index/${index.name}"]
 
+  webhooks_table   = var.table_arns["webhooks"]
+  deliveries_table = var.table_arns["webhook_deliveries"]
+  webhook_indexes  = [for index in local.manifest.tables.webhooks.global_secondary_indexes : "${local.webhooks_table}/index/${index.name}"]
+  delivery_indexes = [for index in local.manifest.tables.webhook_deliveries.global_secondary_indexes : "${local.deliveries_table}/index/${index.name}"]
+
   pipeline_executions = "${replace(var.state_machine_arns["pipeline"], ":stateMachine:", ":execution:")}:*"
 
   job_records = { sid = "JobRecords", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [local.jobs_table] }
   # HeadObject and GetObject both need s3:GetObject.
   read_uploads = { sid = "ReadUploads", actions = ["s3:GetObject"], resources = [local.raw_uploads] }
 
+  # Whoever changes a job's status announces it: a smmu.job event on the bus, a job event on the webhooks queue
+  # (smmu/notifications.py).
+  put_job_events       = { sid = "PutJobEvents", actions = ["events:PutEvents"], resources = [var.event_bus_arns["jobs"]] }
+  queue_webhook_events = { sid = "QueueWebhookEvents", actions = ["sqs:SendMessage", "sqs:GetQueueUrl"], resources = [var.queue_arns["webhooks"]] }
+
   function_statements = {
+    webhooks = [
+      { sid = "ReadEndpoints", actions = ["dynamodb:GetItem", "dynamodb:Query"], resources = concat([local.webhooks_table], local.webhook_indexes) },
+      { sid = "RecordDeliveries", actions = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [local.deliveries_table] },
+      { sid = "ReadJobs", actions = ["dynamodb:GetItem"], resources = [local.jobs_table, local.media_table] },
+      # The payload's download links are presigned with this role's credentials.
+      { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      # Retries go back to the webhooks queue delayed; deliveries that fail for good to its dead-letter queue.
+      {
+        sid       = "QueueRetriesAndDeadLetters"
+        actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+        resources = [var.queue_arns["webhooks"], var.queue_arns["webhooks_dlq"]]
+      },
+    ]
     dispatcher = [
+      local.put_job_events,
+      local.queue_webhook_events,
       local.job_records,
       { sid = "StartPipeline", actions = ["states:StartExecution"], resources = [var.state_machine_arns["pipeline"]] },
     ]
-    update_status = [local.job_records]
+    update_status = [local.put_job_events, local.queue_webhook_events, local.job_records]
     validate_input = [
       local.job_records,
       local.read_uploads,
@@ -33,6 +58,8 @@ locals {
     ]
     detect_type = [local.job_records, local.read_uploads]
     reconcile = [
+      local.put_job_events,
+      local.queue_webhook_events,
       local.job_records,
       # Lists stuck jobs by status (the jobs table's indexes).
       { sid = "FindStuckJobs", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
@@ -52,6 +79,16 @@ locals {
 
   service_statements = {
     api = [
+      # Announces the status changes it makes (an aborted upload, a cancel), as the functions do.
+      { sid = "PutJobEvents", actions = ["events:PutEvents"], resources = [var.event_bus_arns["jobs"]] },
+      { sid = "QueueWebhookEvents", actions = ["sqs:SendMessage", "sqs:GetQueueUrl"], resources = [var.queue_arns["webhooks"]] },
+      # The tenant's webhook endpoints (registered, listed, changed, removed) and their delivery log.
+      {
+        sid       = "WebhookEndpoints"
+        actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+        resources = concat([local.webhooks_table], local.webhook_indexes)
+      },
+      { sid = "WebhookDeliveries", actions = ["dynamodb:Query"], resources = local.delivery_indexes },
       {
         sid       = "JobRecords"
         actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"]

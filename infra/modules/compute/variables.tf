@@ -28,6 +28,11 @@ variable "queue_urls" {
   type        = map(string)
 }
 
+variable "event_bus_arns" {
+  description = "Event bus ARN by manifest key (job status changes are put on them)."
+  type        = map(string)
+}
+
 variable "state_machine_arns" {
   description = "State machine ARN by manifest key (built from the manifest's names, so functions need not wait for the machines)."
   type        = map(string)

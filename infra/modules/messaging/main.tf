@@ -1,4 +1,4 @@
-# Queues and dead-letter queues, named and shaped by the manifest's `queues` map (as smmu_stack/provision.py).
+# Queues and dead-letter queues (and the job event buses, at the end), named and shaped by the manifest's `queues` map (as smmu_stack/provision.py).
 # A queue with a `dead_letter_queue` redrives to that queue after `max_receive_count` receives, so queues without
 # one are created first (`standalone`) and the others (`redriven`) reference them.
 
@@ -20,6 +20,8 @@ locals {
     { for key, queue in aws_sqs_queue.redriven : key => queue.url },
   )
   alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+
+  event_buses = try(var.manifest.event_buses, {})
 }
 
 resource "aws_sqs_queue" "standalone" {
@@ -93,4 +95,65 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
   ok_actions          = local.alarm_actions
 
   depends_on = [aws_sqs_queue.standalone, aws_sqs_queue.redriven]
+}
+
+# -- job events ------------------------------------------------------------------------------------------------------
+# The manifest's event buses: every job status change is put on them as a `smmu.job` event (source smmu.job,
+# detail-type "Job Status Change", detail: job_id, tenant_id, status, attempt, input, outputs, error). Users add
+# their own rules; the example rule below keeps every job's final status in a log group.
+resource "aws_cloudwatch_event_bus" "this" {
+  for_each = local.event_buses
+
+  name = each.value.name
+}
+
+resource "aws_cloudwatch_log_group" "job_events" {
+  #checkov:skip=CKV_AWS_158:Log groups use CloudWatch Logs' default encryption at rest; a customer managed key adds a key policy and cost for no extra protection here.
+  for_each = local.event_buses
+
+  name              = "/aws/events/${each.value.name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_event_rule" "finished_jobs" {
+  for_each = local.event_buses
+
+  name           = "${each.value.name}-finished-jobs"
+  description    = "Example rule: every job that ends (COMPLETED, FAILED, CANCELLED), to a log group."
+  event_bus_name = aws_cloudwatch_event_bus.this[each.key].name
+  event_pattern = jsonencode({
+    source      = ["smmu.job"]
+    detail-type = ["Job Status Change"]
+    detail      = { status = ["COMPLETED", "FAILED", "CANCELLED"] }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "finished_jobs_log" {
+  for_each = local.event_buses
+
+  rule           = aws_cloudwatch_event_rule.finished_jobs[each.key].name
+  event_bus_name = aws_cloudwatch_event_bus.this[each.key].name
+  arn            = aws_cloudwatch_log_group.job_events[each.key].arn
+}
+
+# EventBridge writes to a log group under the account's CloudWatch Logs resource policy, not a role.
+data "aws_iam_policy_document" "events_to_logs" {
+  count = length(local.event_buses) > 0 ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeWritesJobEvents"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for group in aws_cloudwatch_log_group.job_events : "${group.arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "delivery.logs.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "events_to_logs" {
+  count = length(local.event_buses) > 0 ? 1 : 0
+
+  policy_name     = "${values(local.event_buses)[0].name}-events-to-logs"
+  policy_document = data.aws_iam_policy_document.events_to_logs[0].json
 }

@@ -12,3 +12,8 @@ output "queue_names" {
   description = "Queue name by manifest key."
   value       = { for key, queue in local.queues : key => queue.name }
 }
+
+output "event_bus_arns" {
+  description = "Event bus ARN by manifest key."
+  value       = { for key, bus in aws_cloudwatch_event_bus.this : key => bus.arn }
+}

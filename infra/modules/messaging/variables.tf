@@ -20,3 +20,9 @@ variable "oldest_message_alarm_seconds" {
   type        = number
   default     = 900
 }
+
+variable "log_retention_days" {
+  description = "Days the example rule's log group keeps job events."
+  type        = number
+  default     = 30
+}

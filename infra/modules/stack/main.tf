@@ -42,6 +42,7 @@ locals {
     { for key, name in module.storage.bucket_names : "bucket:${key}" => name },
     { for key, table in local.manifest.tables : "table:${key}" => table.name },
     { for key, queue in local.manifest.queues : "queue:${key}" => queue.name },
+    { for key, bus in try(local.manifest.event_buses, {}) : "event_bus:${key}" => bus.name },
     { for key, arn in local.state_machine_arns : "state_machine_arn:${key}" => arn },
   )
   environment = {
@@ -121,8 +122,9 @@ module "networking" {
 module "messaging" {
   source = "../messaging"
 
-  manifest        = local.manifest
-  alarm_topic_arn = aws_sns_topic.alarms.arn
+  manifest           = local.manifest
+  alarm_topic_arn    = aws_sns_topic.alarms.arn
+  log_retention_days = var.log_retention_days
 }
 
 module "storage" {
@@ -152,6 +154,7 @@ module "compute" {
   table_arns         = module.data.table_arns
   queue_arns         = module.messaging.queue_arns
   queue_urls         = module.messaging.queue_urls
+  event_bus_arns     = module.messaging.event_bus_arns
   state_machine_arns = local.state_machine_arns
   functions_zip_path = local.functions_zip_path
   log_retention_days = var.log_retention_days
