@@ -13,6 +13,8 @@ import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from smmu import aws
 from smmu.jobs import Job, JobStatus, TimelineEntry
 from smmu.repository import JobRepository
@@ -86,22 +88,29 @@ class JobEventPublisher:
         return self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
 
     def publish(self, job: Job) -> JobEvent:
+        """Put the job's event on the bus and, if endpoints can subscribe to it, on the webhooks queue.
+
+        PublishError if either refuses it (after the clients' own retries): the state machine retries its status
+        steps on it, and the retried write publishes again (the same event id)."""
         event = job_event(job)
-        answer = self._events.put_events(
-            Entries=[
-                {
-                    "Source": EVENT_SOURCE,
-                    "DetailType": DETAIL_TYPE,
-                    "Detail": json.dumps(event_detail(job, event)),
-                    "EventBusName": self.event_bus,
-                    "Resources": [],
-                }
-            ]
-        )
-        if answer.get("FailedEntryCount"):
-            raise PublishError(f"the event bus refused the event for job {job.job_id}: {answer.get('Entries')}")
-        if event.type in WEBHOOK_EVENT_TYPES:
-            self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(event.to_json()))
+        try:
+            answer = self._events.put_events(
+                Entries=[
+                    {
+                        "Source": EVENT_SOURCE,
+                        "DetailType": DETAIL_TYPE,
+                        "Detail": json.dumps(event_detail(job, event)),
+                        "EventBusName": self.event_bus,
+                        "Resources": [],
+                    }
+                ]
+            )
+            if answer.get("FailedEntryCount"):
+                raise PublishError(f"the event bus refused the event for job {job.job_id}: {answer.get('Entries')}")
+            if event.type in WEBHOOK_EVENT_TYPES:
+                self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(event.to_json()))
+        except (BotoCoreError, ClientError) as exc:
+            raise PublishError(f"could not publish {event.type} for job {job.job_id}: {exc}") from exc
         log.info("published %s for job %s (%s)", event.type, job.job_id, event.event_id)
         return event
 
@@ -121,9 +130,12 @@ class PublishingJobRepository(JobRepository):
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        new_item: dict[str, Any] | None = None,
     ) -> bool:
-        changed = super().transition(job_id, target, entry=entry, fields=fields, remove=remove)
-        job = self.get(job_id)
+        written: dict[str, Any] = {} if new_item is None else new_item
+        changed = super().transition(job_id, target, entry=entry, fields=fields, remove=remove, new_item=written)
+        # A refused write reads the job: it may be the retry of this very transition (see the module's description).
+        job = Job.model_validate(written) if changed else self.get(job_id)
         if job is not None and job.status is target:
             self.publisher.publish(job)
         return changed

@@ -99,8 +99,11 @@ class JobRepository:
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        new_item: dict[str, Any] | None = None,
     ) -> bool:
-        """Move a job to ``target`` if its current status allows it; False (and no write) otherwise."""
+        """Move a job to ``target`` if its current status allows it; False (and no write) otherwise.
+
+        ``new_item``, if given, is filled with the job as written (saves a read to whoever needs it)."""
         sources = sorted(allowed_sources(target))
         values = {f":from{i}": {"S": status.value} for i, status in enumerate(sources)}
         condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
@@ -111,6 +114,7 @@ class JobRepository:
             remove=remove,
             condition=condition,
             condition_values=values,
+            new_item=new_item,
         )
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
@@ -129,6 +133,7 @@ class JobRepository:
         condition: str,
         condition_values: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        new_item: dict[str, Any] | None = None,
     ) -> bool:
         names: dict[str, str] = {"#status": "status"} if "#status" in condition else {}
         values: dict[str, Any] = dict(condition_values or {})
@@ -148,16 +153,19 @@ class JobRepository:
                 names[f"#r{i}"] = name
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         try:
-            self._db.update_item(
+            answer = self._db.update_item(
                 TableName=self.table_name,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW" if new_item is not None else "NONE",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
+        if new_item is not None:
+            new_item.update(_from_dynamo(answer.get("Attributes", {})))
         return True
 
     def list(

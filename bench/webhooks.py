@@ -1,0 +1,135 @@
+"""Webhook delivery benchmark: N image jobs, each delivered to a receiver on 127.0.0.1; how long from the job's
+completion (its COMPLETED status write, server-side clock) to the signed request arriving at the receiver (same
+machine, same clock), split into the job event reaching the webhooks function and the delivery itself.
+
+Starts its own embedded stack with 127.0.0.0/8 exempt from the SSRF guard (as the e2e tests do).
+
+    python bench/webhooks.py --jobs 40 --concurrency 2
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+from standardwebhooks import Webhook
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.image_pipeline import percentile, photo  # noqa: E402
+from smmu_stack.devkit import free_port  # noqa: E402
+
+
+def parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.arrivals: dict[str, tuple[float, bytes, dict[str, str]]] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                arrived = time.time()
+                job_id = json.loads(body)["data"]["job_id"]
+                with receiver.lock:
+                    receiver.arrivals.setdefault(job_id, (arrived, body, dict(self.headers.items())))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, job_id: str, timeout: float = 60) -> tuple[float, bytes, dict[str, str]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if job_id in self.arrivals:
+                    return self.arrivals[job_id]
+            time.sleep(0.01)
+        raise RuntimeError(f"no delivery for job {job_id} within {timeout}s")
+
+
+def run_job(api: str, key: str, data: bytes, receiver: Receiver, secret: str) -> dict[str, float]:
+    with httpx.Client(base_url=api, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
+        created = client.post(
+            "/v1/uploads", json={"filename": "bench.jpg", "content_type": "image/jpeg", "size_bytes": len(data)}
+        ).json()
+        upload = created["upload"]
+        httpx.post(
+            upload["url"], data=upload["fields"], files={"file": ("bench.jpg", data, "image/jpeg")}
+        ).raise_for_status()
+        arrived, body, headers = receiver.wait(created["job_id"])
+        job = client.get(f"/v1/jobs/{created['job_id']}").json()
+    Webhook(secret).verify(body, headers)  # every measured delivery is a valid one
+    completed = parse_time(job["completed_at"])
+    return {"delivery": arrived - completed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+
+    data = photo(640, 480)
+    api_port, emulator_port = free_port(), free_port()
+    work_dir = Path(tempfile.mkdtemp(prefix="smmu-bench-webhooks-"))
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "smmu_stack.cli", "dev", "--no-workers", "--api-port", str(api_port),
+         "--emulator-port", str(emulator_port), "--work-dir", str(work_dir),
+         "--set", "SMMU_RATE_LIMIT_REQUESTS=10000",
+         "--set", 'SMMU_WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"]'],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{api_port}"
+    receiver = Receiver()
+    try:
+        for _ in range(900):
+            try:
+                if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        key = (work_dir / "api-key").read_text().strip()
+        with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+            hook = client.post(
+                "/v1/webhooks", json={"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["job.completed"]}
+            ).json()
+        for _ in range(3):  # warm the execution environments: cold starts are not what this measures
+            run_job(api, key, data, receiver, hook["secret"])
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            results = list(pool.map(lambda _: run_job(api, key, data, receiver, hook["secret"]), range(args.jobs)))
+    finally:
+        stack.terminate()
+        stack.wait(timeout=60)
+        receiver.server.shutdown()
+
+    delivery = [r["delivery"] for r in results]
+    print(f"{args.jobs} image jobs, concurrency {args.concurrency}, one webhook (receiver on 127.0.0.1)")
+    print(f"{'COMPLETED written -> signed request at the receiver':52} "
+          f"p50 {statistics.median(delivery) * 1000:6.0f} ms   p95 {percentile(delivery, 0.95) * 1000:6.0f} ms   "
+          f"max {max(delivery) * 1000:6.0f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
