@@ -9,6 +9,7 @@ Starts its own embedded stack with 127.0.0.0/8 exempt from the SSRF guard (as th
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -68,7 +69,7 @@ class Receiver:
         raise RuntimeError(f"no delivery for job {job_id} within {timeout}s")
 
 
-def run_job(api: str, key: str, data: bytes, receiver: Receiver, secret: str) -> dict[str, float]:
+def run_job(api: str, key: str, data: bytes, receiver: Receiver, secret: str) -> dict:
     with httpx.Client(base_url=api, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
         created = client.post(
             "/v1/uploads", json={"filename": "bench.jpg", "content_type": "image/jpeg", "size_bytes": len(data)}
@@ -81,7 +82,7 @@ def run_job(api: str, key: str, data: bytes, receiver: Receiver, secret: str) ->
         job = client.get(f"/v1/jobs/{created['job_id']}").json()
     Webhook(secret).verify(body, headers)  # every measured delivery is a valid one
     completed = parse_time(job["completed_at"])
-    return {"delivery": arrived - completed}
+    return {"job_id": job["job_id"], "completed": completed, "arrived": arrived, "delivery": arrived - completed}
 
 
 def main() -> None:
@@ -119,16 +120,34 @@ def main() -> None:
             run_job(api, key, data, receiver, hook["secret"])
         with ThreadPoolExecutor(args.concurrency) as pool:
             results = list(pool.map(lambda _: run_job(api, key, data, receiver, hook["secret"]), range(args.jobs)))
+        # When the webhooks function created each delivery (fanning the job event out), from the delivery log.
+        with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+            created: dict[str, float] = {}
+            cursor = None
+            while True:
+                params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+                page = client.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries", params=params).json()
+                created |= {d["job_id"]: parse_time(d["created_at"]) for d in page["items"]}
+                if not (cursor := page["next_cursor"]):
+                    break
+        for result in results:
+            result["fan_out"] = created[result["job_id"]] - result["completed"]
+            result["send"] = result["arrived"] - created[result["job_id"]]
     finally:
         stack.terminate()
         stack.wait(timeout=60)
         receiver.server.shutdown()
 
-    delivery = [r["delivery"] for r in results]
-    print(f"{args.jobs} image jobs, concurrency {args.concurrency}, one webhook (receiver on 127.0.0.1)")
-    print(f"{'COMPLETED written -> signed request at the receiver':52} "
-          f"p50 {statistics.median(delivery) * 1000:6.0f} ms   p95 {percentile(delivery, 0.95) * 1000:6.0f} ms   "
-          f"max {max(delivery) * 1000:6.0f} ms")  # fmt: skip
+    print(f"{args.jobs} image jobs, concurrency {args.concurrency}, one webhook (receiver on 127.0.0.1), "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    for label, name in (
+        ("COMPLETED written -> signed request at the receiver", "delivery"),
+        ("  COMPLETED written -> delivery created (fan-out)", "fan_out"),
+        ("  delivery created -> request at the receiver", "send"),
+    ):
+        values = [r[name] for r in results]
+        print(f"{label:52} p50 {statistics.median(values) * 1000:6.0f} ms   "
+              f"p95 {percentile(values, 0.95) * 1000:6.0f} ms   max {max(values) * 1000:6.0f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
