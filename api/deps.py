@@ -12,11 +12,14 @@ from api.core.config import ApiSettings, get_api_settings
 from api.storage import Presigner
 from smmu import aws
 from smmu.jobs import isoformat, utcnow
+from smmu.lifecycle import JobLifecycle
+from smmu.objects import S3Objects
 from smmu.ports import JobStore, MediaStore, MultipartUploads
 from smmu.quotas import LimitExceeded, UsageStore
 from smmu.repository import JobRepository, MediaRepository
 from smmu.tenants import ApiKeyStore
 from smmu.uploads import S3MultipartUploads
+from smmu.workflow import StepFunctionsWorkflows
 
 
 @lru_cache
@@ -88,7 +91,19 @@ def get_jwt_verifier(settings: SettingsDep) -> JwtVerifier | None:
     )
 
 
+def get_lifecycle(settings: SettingsDep) -> JobLifecycle:
+    return JobLifecycle(
+        jobs=_jobs(settings.jobs_table),
+        media=_media(settings.media_table),
+        workflows=StepFunctionsWorkflows(settings.state_machine_arn, aws.client("stepfunctions")),
+        objects=S3Objects(aws.client("s3")),
+        uploads=_multipart(settings.raw_bucket),
+        settings=settings,
+    )
+
+
 JobsDep = Annotated[JobStore, Depends(get_jobs)]
+LifecycleDep = Annotated[JobLifecycle, Depends(get_lifecycle)]
 MediaDep = Annotated[MediaStore, Depends(get_media)]
 PresignerDep = Annotated[Presigner, Depends(get_presigner)]
 MultipartDep = Annotated[MultipartUploads, Depends(get_multipart)]

@@ -39,7 +39,7 @@ from smmu_stack.devkit import worker_media as media
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 class Stack:

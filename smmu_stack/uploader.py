@@ -23,7 +23,7 @@ import httpx
 
 #: Bytes per progress update (and per read of a part being sent).
 CHUNK = 256 * 1024
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 #: Status codes worth another try (after Retry-After or a short backoff); anything else is the answer.
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 

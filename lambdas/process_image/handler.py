@@ -23,7 +23,9 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
     with tempfile.TemporaryDirectory() as workdir:
         source = Path(workdir) / "source"
         s3.download_file(event.bucket, event.key, str(source))
-        metadata, renditions = thumbnails_and_metadata(source, config.max_image_pixels, config.thumbnail_widths)
+        # The upload's widths when it chose some, else the deployment's.
+        widths = tuple(event.options.thumbnail_widths or config.thumbnail_widths)
+        metadata, renditions = thumbnails_and_metadata(source, config.max_image_pixels, widths)
     outputs: list[Output] = []
     for rendition in renditions:
         key = output_key(job_id, "thumbnails", f"w{rendition.width}.{rendition.extension}")

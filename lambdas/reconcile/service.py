@@ -13,7 +13,7 @@ from lambdas.shared.context import jobs, logger, uploads, workflows
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import ReconcileReport
 from smmu.errors import UploadAbandonedError, WorkflowLostError
-from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job, isoformat
+from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, execution_name, fail_job, isoformat
 from smmu.keys import UPLOAD_PREFIX, job_id_from_upload_key
 
 
@@ -24,11 +24,11 @@ def _fail(job: Job, message: str) -> bool:
 
 def settle(job: Job) -> Literal["restarted", "failed"] | None:
     """Restart or fail one stuck job; None if it is not stuck after all (or another writer settled it)."""
-    status = workflows().status(job.job_id)
+    status = workflows().status(job.execution_name or execution_name(job.job_id, job.attempt))
     if status == "RUNNING":
         return None  # a long job, not a stuck one
     if status is None and job.status is JobStatus.QUEUED:
-        start_pipeline(job.job_id, job.raw_bucket, job.raw_key)
+        start_pipeline(job)
         jobs().record_step(job.job_id, TimelineEntry(step="Reconciled", outcome="info", detail="execution restarted"))
         logger.warning("queued job had no execution; started it", job_id=job.job_id)
         return "restarted"

@@ -170,7 +170,13 @@ def output(kind: str, key: str) -> dict:
 
 def test_update_status_runs_completes_and_refuses_to_go_back(fakes):
     job_id = make_job(fakes.jobs, status=JobStatus.QUEUED)
-    assert update({"job_id": job_id, "status": "RUNNING"}) == {"job_id": job_id, "status": "RUNNING", "changed": True}
+    assert update({"job_id": job_id, "status": "RUNNING"}) == {
+        "job_id": job_id,
+        "status": "RUNNING",
+        "changed": True,
+        "current_status": "RUNNING",
+        "proceed": True,
+    }
     groups = [{"outputs": [output("video", "jobs/x/v.mp4")]}, {"outputs": [output("transcript", "jobs/x/t.json")]}]
     assert update({"job_id": job_id, "status": "COMPLETED", "output_groups": groups})["changed"]
     job = fakes.jobs.get(job_id)
@@ -178,8 +184,33 @@ def test_update_status_runs_completes_and_refuses_to_go_back(fakes):
     assert [o.key for o in job.outputs] == ["jobs/x/v.mp4", "jobs/x/t.json"]
     assert job.outputs[0] == Output.model_validate(output("video", "jobs/x/v.mp4"))
     late = update({"job_id": job_id, "status": "FAILED", "failed_step": "X", "error": {"Error": "States.Timeout"}})
-    assert late == {"job_id": job_id, "status": "FAILED", "changed": False}
+    assert late == {
+        "job_id": job_id,
+        "status": "FAILED",
+        "changed": False,
+        "current_status": "COMPLETED",
+        "proceed": False,
+    }
     assert fakes.jobs.get(job_id).status is JobStatus.COMPLETED
+
+
+def test_update_status_tells_the_state_machine_to_stop_for_a_cancelled_deleted_or_retried_job(fakes):
+    cancelled = make_job(fakes.jobs, status=JobStatus.QUEUED)
+    fakes.jobs.transition(cancelled, JobStatus.CANCELLED)
+    answer = update({"job_id": cancelled, "status": "RUNNING", "attempt": 1})
+    assert (answer["changed"], answer["proceed"], answer["current_status"]) == (False, False, "CANCELLED")
+    answer = update({"job_id": str(uuid.uuid4()), "status": "RUNNING", "attempt": 1})
+    assert (answer["changed"], answer["proceed"]) == (False, False) and "current_status" not in answer
+    # The job moved on to attempt 2: the first attempt's updates change nothing and stop its execution.
+    retried = make_job(fakes.jobs, status=JobStatus.FAILED)
+    assert fakes.jobs.restart(retried, attempt=2)
+    answer = update({"job_id": retried, "status": "RUNNING", "attempt": 1})
+    assert (answer["changed"], answer["proceed"]) == (False, False)
+    assert update({"job_id": retried, "status": "RUNNING", "attempt": 2})["proceed"]
+    late = {"job_id": retried, "status": "FAILED", "attempt": 1, "failed_step": "X", "error": {"Error": "E"}}
+    assert not update(late)["changed"]
+    job = fakes.jobs.get(retried)
+    assert (job.status, job.attempt, job.timeline[-1].attempt) == (JobStatus.RUNNING, 2, 2)
 
 
 def test_update_status_fails_a_job_with_a_stable_code_and_readable_reason(fakes):

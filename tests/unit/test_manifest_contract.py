@@ -84,7 +84,7 @@ def _worker_tasks():
     for state in ASL["States"].values():
         for branch in state.get("Branches", []):
             for name, inner in branch["States"].items():
-                if inner["Resource"].endswith("sqs:sendMessage.waitForTaskToken"):
+                if inner.get("Resource", "").endswith("sqs:sendMessage.waitForTaskToken"):
                     yield name, inner
 
 
