@@ -217,6 +217,9 @@ class ReconcileRequest(Message):
     grace_seconds: int | None = None
     #: Multipart uploads started longer ago than this are aborted (default: the setting).
     abandoned_upload_seconds: int | None = None
+    #: Retention in days (default: the settings; 0 keeps everything): older uploads and outputs are removed.
+    raw_retention_days: int | None = None
+    output_retention_days: int | None = None
 
 
 class ReconcileReport(Message):
@@ -225,6 +228,9 @@ class ReconcileReport(Message):
     failed: list[str] = Field(default_factory=list)
     #: Jobs whose abandoned multipart upload was aborted (their parts discarded, the job FAILED).
     aborted_uploads: list[str] = Field(default_factory=list)
+    #: Files removed because they outlived their retention: uploads and outputs.
+    expired_uploads: int = 0
+    expired_outputs: int = 0
 
 
 # -- media workers (task-token queues) ---------------------------------------------------------------------

@@ -236,9 +236,12 @@ class InMemoryObjects:
     def __init__(self) -> None:
         #: (bucket, key) -> how many versions are stored
         self.versions: dict[tuple[str, str], int] = {}
+        #: (bucket, key) -> when its newest version was written
+        self.written: dict[tuple[str, str], datetime] = {}
 
-    def put(self, bucket: str, key: str) -> None:
+    def put(self, bucket: str, key: str, at: datetime | None = None) -> None:
         self.versions[(bucket, key)] = self.versions.get((bucket, key), 0) + 1
+        self.written[(bucket, key)] = at or datetime.now(UTC)
 
     def exists(self, bucket: str, key: str) -> bool:
         return (bucket, key) in self.versions
@@ -247,7 +250,14 @@ class InMemoryObjects:
         doomed = sorted(key for (b, key) in self.versions if b == bucket and key.startswith(prefix))
         for key in doomed:
             del self.versions[(bucket, key)]
+            self.written.pop((bucket, key), None)
         return doomed
+
+    def expire(self, bucket: str, prefix: str, before: datetime) -> list[str]:
+        old = sorted(k for (b, k), at in self.written.items() if b == bucket and k.startswith(prefix) and at < before)
+        for key in old:
+            del self.versions[(bucket, key)], self.written[(bucket, key)]
+        return old
 
     def keys(self, bucket: str) -> list[str]:
         return sorted(key for (b, key) in self.versions if b == bucket)

@@ -1,6 +1,7 @@
 """S3 adapter of the ``ObjectStore`` port: what the job lifecycle needs of the buckets (does the upload still exist;
 remove everything of a job, every version)."""
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,3 +42,19 @@ class S3Objects:
             if not page.get("IsTruncated"):
                 return list(removed)
             kwargs.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page.get("NextVersionIdMarker", ""))
+
+    def expire(self, bucket: str, prefix: str, before: datetime) -> list[str]:
+        """Remove (every version of) each key under ``prefix`` whose newest version is older than ``before``, as
+        an S3 expiration rule would; the keys removed."""
+        versions: dict[str, list[dict[str, str]]] = {}
+        newest: dict[str, datetime] = {}
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                key, modified = version["Key"], version["LastModified"]
+                versions.setdefault(key, []).append({"Key": key, "VersionId": version["VersionId"]})
+                newest[key] = max(newest.get(key, modified), modified)
+        expired = sorted(key for key, modified in newest.items() if modified < before)
+        doomed = [v for key in expired for v in versions[key]]
+        for start in range(0, len(doomed), 1000):
+            self._s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
+        return expired

@@ -128,3 +128,6 @@ class ObjectStore(Protocol):
 
     def remove_all(self, bucket: str, prefix: str) -> list[str]:
         """Delete every object under ``prefix``, each version and delete marker; the keys removed."""
+
+    def expire(self, bucket: str, prefix: str, before: datetime) -> list[str]:
+        """Remove every version of each key under ``prefix`` last written before ``before``; the keys removed."""

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from smmu_stack.cli import app as cli
 from smmu_stack.devkit import worker_media as media
+from smmu_stack.devkit.processes import parent, processes
 from tests import media as image_media
-from tests.e2e.test_chaos import _parent, _processes
 from tests.e2e.test_delivery_and_faults import deployed_package, with_file
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ def _worker_ffmpeg(target) -> list[int]:
         return []
     worker = target.manifest.data["workers"]["transcode"]
     pids = set(json.loads((target.work_dir / "services" / f"{worker['name']}.json").read_text())["pids"])
-    return [p for p in _processes(b"ffmpeg") if _parent(p) in pids and Path(f"/proc/{p}").exists()]
+    return [p for p in processes(b"ffmpeg") if parent(p) in pids and Path(f"/proc/{p}").exists()]
 
 
 def test_cancel_during_a_transcode_stops_ffmpeg_within_seconds_and_leaves_nothing(client, target, tmp_path):

@@ -13,7 +13,13 @@ from lambdas.shared import context
 from lambdas.shared.step import pipeline_step
 from smmu.contracts import ExecutionInput, ObjectStep, ValidateInputResult
 from smmu.errors import EmptyObjectError
-from smmu.fakes import InMemoryJobStore, InMemoryMediaStore, InMemoryMultipartUploads, InMemoryWorkflows
+from smmu.fakes import (
+    InMemoryJobStore,
+    InMemoryMediaStore,
+    InMemoryMultipartUploads,
+    InMemoryObjects,
+    InMemoryWorkflows,
+)
 from smmu.jobs import JobStatus, Output
 from smmu.settings import get_settings
 from tests.conftest import make_job
@@ -39,6 +45,7 @@ def fakes():
         media=InMemoryMediaStore(),
         workflows=InMemoryWorkflows(),
         uploads=InMemoryMultipartUploads(),
+        objects=InMemoryObjects(),
     )
     context.install(adapters)
     yield adapters
@@ -305,7 +312,14 @@ def test_the_reconciler_settles_stuck_jobs_from_their_executions(fakes):
 
 def test_the_reconciler_leaves_recently_updated_jobs_alone(fakes):
     job_id = make_job(fakes.jobs, status=JobStatus.RUNNING)
-    assert reconcile(None) == {"checked": 0, "restarted": [], "failed": [], "aborted_uploads": []}
+    assert reconcile(None) == {
+        "checked": 0,
+        "restarted": [],
+        "failed": [],
+        "aborted_uploads": [],
+        "expired_uploads": 0,
+        "expired_outputs": 0,
+    }
     assert fakes.jobs.get(job_id).status is JobStatus.RUNNING
 
 
@@ -337,3 +351,24 @@ def test_the_reconciler_aborts_abandoned_multipart_uploads_and_fails_their_jobs(
     failed = fakes.jobs.get(abandoned)
     assert (failed.status, failed.error.code) == (JobStatus.FAILED, "UPLOAD_ABANDONED")
     assert fakes.jobs.get(recent).status is JobStatus.PENDING_UPLOAD
+
+
+def test_the_reconciler_removes_uploads_and_outputs_past_their_retention(fakes):
+    from datetime import UTC, datetime, timedelta
+
+    from lambdas.reconcile.handler import lambda_handler
+
+    config = get_settings()
+    objects = fakes.objects
+    now = datetime.now(UTC)
+    objects.put(config.raw_bucket, "uploads/t/old/a.jpg", at=now - timedelta(days=8))
+    objects.put(config.raw_bucket, "uploads/t/new/a.jpg", at=now - timedelta(days=6))
+    objects.put(config.processed_bucket, "jobs/old/thumbnails/w160.jpg", at=now - timedelta(days=40))
+    objects.put(config.processed_bucket, "jobs/new/thumbnails/w160.jpg", at=now - timedelta(days=20))
+    # Defaults: uploads kept 7 days, outputs kept.
+    assert lambda_handler({}, CTX)["expired_uploads"] == 1
+    assert objects.keys(config.raw_bucket) == ["uploads/t/new/a.jpg"]
+    assert len(objects.keys(config.processed_bucket)) == 2
+    report = lambda_handler({"output_retention_days": 30}, CTX)
+    assert (report["expired_uploads"], report["expired_outputs"]) == (0, 1)
+    assert objects.keys(config.processed_bucket) == ["jobs/new/thumbnails/w160.jpg"]
