@@ -91,11 +91,24 @@ def get_jwt_verifier(settings: SettingsDep) -> JwtVerifier | None:
     )
 
 
+@lru_cache
+def _workflows(arn: str, name: str) -> StepFunctionsWorkflows:
+    sfn = aws.client("stepfunctions")
+    # Unset where the account id is only known at run time (a compose stack: each emulator has its own): the
+    # pipeline of that name.
+    if not arn:
+        machines = [m for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]]
+        arn = next((m["stateMachineArn"] for m in machines if m["name"] == name), "")
+        if not arn:
+            raise RuntimeError(f"SMMU_STATE_MACHINE_ARN is not set and there is no state machine named {name}")
+    return StepFunctionsWorkflows(arn, sfn)
+
+
 def get_lifecycle(settings: SettingsDep) -> JobLifecycle:
     return JobLifecycle(
         jobs=_jobs(settings.jobs_table),
         media=_media(settings.media_table),
-        workflows=StepFunctionsWorkflows(settings.state_machine_arn, aws.client("stepfunctions")),
+        workflows=_workflows(settings.state_machine_arn, settings.state_machine_name),
         objects=S3Objects(aws.client("s3")),
         uploads=_multipart(settings.raw_bucket),
         settings=settings,

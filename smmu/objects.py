@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 
 class S3Objects:
@@ -28,7 +29,7 @@ class S3Objects:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         while True:
             page = self._s3.list_object_versions(**kwargs)
-            doomed = [
+            doomed: list[ObjectIdentifierTypeDef] = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
             ]
@@ -46,7 +47,7 @@ class S3Objects:
     def expire(self, bucket: str, prefix: str, before: datetime) -> list[str]:
         """Remove (every version of) each key under ``prefix`` whose newest version is older than ``before``, as
         an S3 expiration rule would; the keys removed."""
-        versions: dict[str, list[dict[str, str]]] = {}
+        versions: dict[str, list[ObjectIdentifierTypeDef]] = {}
         newest: dict[str, datetime] = {}
         for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
             for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     api_keys_table: str = "smmu-api-keys"
     usage_table: str = "smmu-usage"
     state_machine_arn: str = ""
+    #: The pipeline's name, to find its ARN where SMMU_STATE_MACHINE_ARN is not set (a compose stack's API).
+    state_machine_name: str = "smmu-pipeline"
 
     max_upload_bytes: int = Field(default=5 * GIB, gt=0)
     #: Uploads larger than this go to S3 in parts (multipart upload, resumable, checksummed per part); smaller
