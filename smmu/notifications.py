@@ -35,13 +35,8 @@ class PublishError(Exception):
     """The event bus or the webhooks queue refused a job event (after the client's own retries)."""
 
 
-def job_attempt(job: Job) -> int:
-    # Retried jobs carry their attempt number; a job that was never retried is on its first.
-    return int(getattr(job, "attempt", None) or 1)
-
-
 def job_event(job: Job) -> JobEvent:
-    attempt = job_attempt(job)
+    attempt = job.attempt
     return JobEvent(
         event_id=event_id(job.job_id, job.status, attempt),
         type=event_type(job.status),
@@ -130,15 +125,34 @@ class PublishingJobRepository(JobRepository):
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        attempt: int | None = None,
         new_item: dict[str, Any] | None = None,
     ) -> bool:
         written: dict[str, Any] = {} if new_item is None else new_item
-        changed = super().transition(job_id, target, entry=entry, fields=fields, remove=remove, new_item=written)
+        changed = super().transition(
+            job_id, target, entry=entry, fields=fields, remove=remove, attempt=attempt, new_item=written
+        )
         # A refused write reads the job: it may be the retry of this very transition (see the module's description).
         job = Job.model_validate(written) if changed else self.get(job_id)
         if job is not None and job.status is target:
             self.publisher.publish(job)
         return changed
+
+    def restart(
+        self,
+        job_id: str,
+        *,
+        attempt: int,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """A retry's new attempt, QUEUED again: announced like any status change (its own event id)."""
+        restarted = super().restart(job_id, attempt=attempt, entry=entry, fields=fields, remove=remove)
+        job = self.get(job_id)
+        if job is not None and job.status is JobStatus.QUEUED and job.attempt == attempt:
+            self.publisher.publish(job)
+        return restarted
 
 
 def aws_publisher(settings: Settings) -> JobEventPublisher:

@@ -12,7 +12,8 @@ from smmu import aws
 from smmu.errors import JobNotFoundError
 from smmu.jobs import Job
 from smmu.notifications import PublishingJobRepository, aws_publisher
-from smmu.ports import JobStore, MediaStore, MultipartUploads, Workflows
+from smmu.objects import S3Objects
+from smmu.ports import JobStore, MediaStore, MultipartUploads, ObjectStore, Workflows
 from smmu.repository import MediaRepository
 from smmu.settings import Settings, get_settings
 from smmu.uploads import S3MultipartUploads
@@ -27,6 +28,7 @@ class Adapters:
     media: MediaStore
     workflows: Workflows
     uploads: MultipartUploads | None = None
+    objects: ObjectStore | None = None
 
 
 _installed: Adapters | None = None
@@ -45,6 +47,7 @@ def _aws_adapters() -> Adapters:
         media=MediaRepository(config.media_table, aws.client("dynamodb")),
         workflows=StepFunctionsWorkflows(config.state_machine_arn, aws.client("stepfunctions")),
         uploads=S3MultipartUploads(config.raw_bucket, aws.client("s3")),
+        objects=S3Objects(aws.client("s3")),
     )
 
 
@@ -81,3 +84,8 @@ def workflows() -> Workflows:
 def uploads() -> MultipartUploads:
     installed = adapters().uploads
     return installed if installed is not None else _aws_adapters().uploads  # type: ignore[return-value]
+
+
+def objects() -> ObjectStore:
+    installed = adapters().objects
+    return installed if installed is not None else _aws_adapters().objects  # type: ignore[return-value]

@@ -115,3 +115,10 @@ def test_the_api_offers_exactly_the_domains_event_types():
     from smmu.webhooks import WEBHOOK_EVENT_TYPES
 
     assert tuple(ALL_EVENTS) == WEBHOOK_EVENT_TYPES
+
+
+def test_endpoints_subscribe_to_exactly_the_terminal_statuses():
+    from smmu.jobs import TERMINAL_STATUSES
+    from smmu.webhooks import WEBHOOK_EVENT_TYPES
+
+    assert set(WEBHOOK_EVENT_TYPES) == {event_type(status) for status in TERMINAL_STATUSES}

@@ -44,7 +44,9 @@ class Backend(Protocol):
     name: str
     model_name: str
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult: ...
+    def transcribe(
+        self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None
+    ) -> ChunkResult: ...
 
 
 def default_model() -> str:
@@ -74,10 +76,10 @@ class FasterWhisperBackend:
         self.settings = settings
         self.model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=settings.whisper_threads)
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None) -> ChunkResult:
         segments, info = self.model.transcribe(
             samples,
-            language=self.settings.whisper_language or None,
+            language=language or self.settings.whisper_language or None,
             beam_size=self.settings.whisper_beam_size,
             vad_filter=True,
             condition_on_previous_text=False,
@@ -127,12 +129,14 @@ class OpenAIWhisperBackend:
         self.settings = settings
         self.model = whisper.load_model(checkpoint_for(model, cache), device="cpu")
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None) -> ChunkResult:
         if cancelled.is_set():
             raise TaskCancelled("transcription cancelled")
         if not has_speech(samples):
             return ChunkResult([], None, None)
-        language = self.settings.whisper_language or (None if self.model.is_multilingual else "en")
+        if not self.model.is_multilingual:
+            language = "en"
+        language = language or self.settings.whisper_language or None
         result = self.model.transcribe(
             samples,
             language=language,
@@ -175,8 +179,11 @@ class Transcriber:
             note=note,
         )
 
-    def transcribe_wav(self, wav: Path, cancelled: threading.Event | None = None) -> Transcript:
-        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time."""
+    def transcribe_wav(
+        self, wav: Path, cancelled: threading.Event | None = None, language: str | None = None
+    ) -> Transcript:
+        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time; ``language``: the spoken language if known
+        (None: the setting's, else detected)."""
         cancelled = cancelled or threading.Event()
         duration = _wav_seconds(wav)
         if audio.loudest_dbfs(wav) < self.settings.transcribe_silence_dbfs:
@@ -184,7 +191,7 @@ class Transcriber:
         segments: list[Segment] = []
         language, probability = None, None
         for offset, samples in audio.chunks(wav, self.settings.transcribe_chunk_seconds):
-            result = self.backend.transcribe(samples, cancelled)
+            result = self.backend.transcribe(samples, cancelled, language)
             segments.extend(Segment(offset + s.start, offset + s.end, s.text) for s in result.segments)
             if result.segments and language is None:
                 language, probability = result.language, result.language_probability
