@@ -1,5 +1,6 @@
 """The whole system on one machine without Docker: embedded cloud, provisioned resources, the API process."""
 
+import json
 import logging
 import os
 import subprocess
@@ -51,6 +52,14 @@ class EmbeddedStack:
     def endpoint_url(self) -> str:
         return self.cloud.endpoint_url
 
+    @property
+    def web_origins(self) -> list[str]:
+        """The origins a browser may reach the API (and so the web app) under."""
+        origins = [self.api_url]
+        if self.config.host == "127.0.0.1":
+            origins.append(f"http://localhost:{self.config.api_port}")
+        return origins
+
     def client_environment(self) -> dict[str, str]:
         """What a process needs to talk to this stack's cloud with boto3 or the AWS CLI."""
         return {
@@ -64,6 +73,9 @@ class EmbeddedStack:
         self.config.work_dir.mkdir(parents=True, exist_ok=True)
         self.cloud.start()
         manifest = Manifest.load()
+        # The web app (served by the API at /app) uploads to and plays from the buckets: their CORS rules must
+        # admit the API's own origin. A --set SMMU_CORS_ORIGINS=... replaces this.
+        manifest.data["environment"]["SMMU_CORS_ORIGINS"] = json.dumps(self.web_origins)
         if self.config.overrides:
             manifest.data["environment"].update(self.config.overrides)
         self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
