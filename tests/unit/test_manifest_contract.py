@@ -107,3 +107,15 @@ def test_every_worker_has_its_queue_and_placeholder():
         assert worker["queue"] in MANIFEST.queues
         assert worker["queue"] in placeholders
         assert MANIFEST.queues[worker["queue"]]["dead_letter_queue"] in MANIFEST.queues
+
+
+def test_environment_values_with_a_colon_are_literal_unless_they_name_a_resource():
+    manifest = Manifest.load()
+    account = Account("000000000000", "us-east-1")
+    assert manifest.resolve("table:jobs", account) == manifest.tables["jobs"]["name"]
+    # A URL and a JSON list (SMMU_CORS_ORIGINS) pass through as they are.
+    assert manifest.resolve("http://127.0.0.1:8000", account) == "http://127.0.0.1:8000"
+    origins = '["http://127.0.0.1:8000"]'
+    assert manifest.resolve(origins, account) == origins
+    with pytest.raises(ValueError, match="unknown reference kind"):
+        manifest.resolve("tabel:jobs", account)

@@ -76,10 +76,10 @@ class Page:
         self.page.click("#sign-in button[type=submit]")
         self.page.wait_for_selector("#drop-zone")
 
-    def screenshot(self, name: str) -> None:
+    def screenshot(self, name: str, *, full_page: bool = False) -> None:
         if SCREENSHOTS:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
+            self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=full_page)
 
     def job_row(self, filename: str):
         return self.page.locator("#job-rows tr", has=self.page.locator("td.filename", has_text=filename))

@@ -107,6 +107,7 @@ def test_an_image_uploads_completes_live_and_its_thumbnail_decodes(app):
     )
     expect()(page.locator("#gallery figure.loading")).to_have_count(0)  # placeholders gave way
     expect()(page.locator("#downloads a")).not_to_have_count(0)
+    expect()(page.locator("#metadata dt")).not_to_have_count(0)
     expect()(page.locator("#timeline [data-outcome=succeeded]")).not_to_have_count(0)
     assert page.evaluate("window.pwned") is None
 
@@ -141,7 +142,7 @@ def test_a_dropped_video_plays_over_hls_and_the_transcript_seeks_it(app, speech_
     expect()(segments).not_to_have_count(0)
     text = " ".join(segments.all_text_contents()).lower()
     assert "welcome" in text or "show" in text, text
-    app.screenshot("job-video")
+    app.screenshot("job-video", full_page=True)
     # A timestamp seeks the player: stop near the end, click the first segment, and the clock goes back to it.
     page.evaluate("() => { const p = document.querySelector('#player'); p.pause(); p.currentTime = p.duration - 0.3 }")
     page.wait_for_function("() => document.querySelector('#player').currentTime > 2")

@@ -51,6 +51,11 @@ export function subscribe(api, path, { onEvent, onOpen, onUnavailable }) {
           api.onUnauthorized?.();
           return;
         }
+        if (response.status === 400 && lastEventId !== null) {
+          // A cursor the API no longer takes: start afresh (onOpen lets the caller reload what it shows).
+          lastEventId = null;
+          continue;
+        }
         if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}`);
         backoff = 1000;
         onOpen?.();

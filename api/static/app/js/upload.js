@@ -154,8 +154,14 @@ export class UploadTask {
       const limits = await this.manager.limits();
       const stored = localStorage.getItem(fileKey(this.file));
       if (stored && (await this.resume(JSON.parse(stored)))) return;
-      const partSize = limits.multipart_part_bytes;
-      const wantParts = this.file.size > partSize && globalThis.crypto?.subtle;
+      const hashing = Boolean(globalThis.crypto?.subtle);
+      if (!hashing && this.file.size > limits.multipart_threshold_bytes) {
+        // Parts carry their SHA-256, and browsers offer Web Crypto to https:// and localhost pages only.
+        throw new Error(
+          "files this big go in parts, which needs this page over https:// (or on localhost); open it that way",
+        );
+      }
+      const wantParts = hashing && this.file.size > limits.multipart_part_bytes;
       const created = await this.manager.api.post("/v1/uploads", {
         filename: this.file.name,
         content_type: contentType(this.file),
