@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,14 +152,20 @@ class EmbeddedStack:
         raise RuntimeError("the API did not become healthy within 30 s")
 
     def stop(self) -> None:
-        for service in self.services:
-            service.stop()
+        # The API first (it stops at once), then the worker services all together: each may wait out a long poll
+        # of its queue, and one after another those waits added up past what a caller waits (then the API was
+        # left running when the caller killed this process).
         if self._api is not None and self._api.poll() is None:
             self._api.terminate()
             try:
                 self._api.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._api.kill()
+        stopping = [threading.Thread(target=service.stop, name=f"stop-{service.name}") for service in self.services]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         self.cloud.stop()
 
     def __enter__(self) -> "EmbeddedStack":
