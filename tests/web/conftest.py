@@ -36,7 +36,10 @@ def stack(tmp_path_factory) -> Iterator[Target]:
 @pytest.fixture(scope="package")
 def browser() -> Iterator:
     executable = _chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for the page; on a loaded machine an upload takes longer than Playwright's default 5 s.
+    expect.set_options(timeout=60_000)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

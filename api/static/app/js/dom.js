@@ -9,7 +9,8 @@ export function h(tag, props = {}, ...children) {
     if (name === "class") el.className = value;
     else if (name === "dataset") Object.assign(el.dataset, value);
     else if (name.startsWith("on") && typeof value === "function") el.addEventListener(name.slice(2), value);
-    else if (typeof value === "boolean" || typeof value === "number") el[name] = value;
+    else if ((typeof value === "boolean" || typeof value === "number") && name in el) el[name] = value;
+    else if (value === true) el.setAttribute(name, "");
     else if (name === "href" || name === "src") el.setAttribute(name, safeUrl(value));
     else el.setAttribute(name, String(value));
   }

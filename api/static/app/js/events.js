@@ -29,9 +29,10 @@ export function parseEvent(block) {
 
 /**
  * Follow an event stream until close(): onEvent({id, type, data}) for each event, onOpen() at each (re)connect,
- * onUnavailable(reason) once if the API has no such stream (404/405/501) — then the caller polls instead.
+ * onDown(reason) whenever the stream is not flowing — refused (429, 5xx), dropped, or absent from this API
+ * (404/405/501: then it is not tried again) — so the caller polls until the next onOpen.
  */
-export function subscribe(api, path, { onEvent, onOpen, onUnavailable }) {
+export function subscribe(api, path, { onEvent, onOpen, onDown }) {
   const controller = new AbortController();
   let lastEventId = null;
   let closed = false;
@@ -44,7 +45,7 @@ export function subscribe(api, path, { onEvent, onOpen, onUnavailable }) {
         if (lastEventId !== null) headers["Last-Event-ID"] = lastEventId;
         const response = await fetch(path, { headers, signal: controller.signal, cache: "no-store" });
         if ([404, 405, 501].includes(response.status)) {
-          onUnavailable?.(`the API answered ${response.status}`);
+          onDown?.(`no event stream here (the API answered ${response.status})`);
           return;
         }
         if (response.status === 401) {
@@ -74,8 +75,10 @@ export function subscribe(api, path, { onEvent, onOpen, onUnavailable }) {
             if (event.type) onEvent(event);
           }
         }
+        if (!closed) onDown?.("the event stream ended");
       } catch (error) {
         if (closed) return;
+        onDown?.(error.message || String(error));
       }
       if (closed) return;
       // The stream ended or failed: reconnect, resuming after the last event seen.

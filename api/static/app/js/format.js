@@ -1,13 +1,14 @@
 // How numbers and times are shown.
 
-const UNITS = ["B", "KB", "MB", "GB", "TB"];
+// Binary units, as the API's limits and the docs state them (5 GiB, 16 MiB parts).
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 export function bytes(n) {
   if (!Number.isFinite(n)) return "–";
   let value = n;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
     unit += 1;
   }
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;

@@ -243,6 +243,8 @@ export function renderHome(main, ctx) {
   let poller = null;
   const stream = subscribe(ctx.api, "/v1/events", {
     onOpen: () => {
+      poller?.stop();
+      poller = null;
       replace(liveNote, "live");
       load(false); // whatever changed while (re)connecting
     },
@@ -258,10 +260,10 @@ export function renderHome(main, ctx) {
         refreshJob(data.job_id);
       }
     },
-    onUnavailable: () => {
-      // No event stream on this API: poll the first page instead.
+    onDown: () => {
+      // No events flowing (yet, or on this API): poll the first page meanwhile.
       replace(liveNote, "updated every few seconds");
-      poller = poll(() => load(false), 2000);
+      poller ??= poll(() => load(false), 2000);
     },
   });
 

@@ -318,7 +318,11 @@ export function renderJob(main, ctx, jobId, params) {
   refresh().then(() => {
     if (!job || TERMINAL.has(job.status)) return;
     stream = subscribe(ctx.api, `/v1/jobs/${jobId}/events`, {
-      onOpen: () => refresh(),
+      onOpen: () => {
+        poller?.stop();
+        poller = null;
+        refresh(); // whatever happened before the stream (re)started
+      },
       onEvent: (event) => {
         const data = event.data || {};
         if (event.type === "progress" && data.progress) {
@@ -333,10 +337,9 @@ export function renderJob(main, ctx, jobId, params) {
         }
         refresh();
       },
-      onUnavailable: () => {
-        poller = poll(async () => {
-          await refresh();
-        }, 1000);
+      onDown: () => {
+        // No events flowing (yet, or on this API): poll meanwhile.
+        poller ??= poll(() => refresh(), 1000);
       },
     });
   });
