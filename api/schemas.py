@@ -147,6 +147,7 @@ class JobView(BaseModel):
     completed_at: str | None = None
     upload_expires_at: str | None = None
     checksum_sha256: str | None = Field(default=None, description="Of a multipart upload, as S3 computed it")
+    language: str | None = Field(default=None, description="Audio and video: the spoken language (ISO 639-1)")
     error: JobError | None = None
     timeline: list[TimelineEntry]
     outputs: list[OutputView]

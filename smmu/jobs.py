@@ -123,6 +123,8 @@ class Job(BaseModel):
     checksum_sha256: str | None = None
     execution_name: str | None = None
     completed_at: str | None = None
+    #: Audio and video: the spoken language (ISO 639-1) the transcript is in, detected or given.
+    language: str | None = None
     error: JobError | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)

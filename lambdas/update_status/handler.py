@@ -27,7 +27,11 @@ def lambda_handler(event: StatusUpdate, context: LambdaContext) -> StatusUpdateR
                 event.job_id,
                 target,
                 entry=TimelineEntry(step="Completed", outcome="info", detail=f"{len(outputs)} outputs"),
-                fields={"outputs": outputs, "completed_at": now_iso()},
+                fields={
+                    "outputs": outputs,
+                    "completed_at": now_iso(),
+                    **({"language": event.language} if event.language else {}),
+                },
             )
         case MarkFailed():
             error = job_error_from_step_functions(event.failed_step, event.error.Error, event.error.Cause)

@@ -20,7 +20,12 @@ Runner = Callable[[list[str], str], Path]
 
 
 def transcribe(
-    source: Path, out_dir: Path, run: Runner, transcriber: Transcriber, cancelled: Any = None
+    source: Path,
+    out_dir: Path,
+    run: Runner,
+    transcriber: Transcriber,
+    cancelled: Any = None,
+    language: str | None = None,
 ) -> tuple[list[Artifact], Transcript]:
     media = probe(source)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -29,7 +34,7 @@ def transcribe(
     else:
         wav = out_dir.parent / "audio-16k.wav"
         run(audio.extract_args(source, wav, audio_index=media["audio"]["index"]), "extract-audio")
-        transcript = transcriber.transcribe_wav(wav, cancelled)
+        transcript = transcriber.transcribe_wav(wav, cancelled, language)
         wav.unlink(missing_ok=True)
     return write_outputs(transcript, out_dir), transcript
 
@@ -42,7 +47,7 @@ def write_outputs(transcript: Transcript, out_dir: Path) -> list[Artifact]:
             "transcript",
         ),
         "transcript.srt": (to_srt(transcript.segments), "application/x-subrip", "subtitles_srt"),
-        "transcript.vtt": (to_vtt(transcript.segments), "text/vtt", "subtitles_vtt"),
+        "transcript.vtt": (to_vtt(transcript.segments, transcript.language), "text/vtt", "subtitles_vtt"),
     }
     artifacts = []
     for name, (text, content_type, kind) in files.items():
