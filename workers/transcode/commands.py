@@ -95,7 +95,7 @@ def ladder(
     if storyboard:
         plan, frame_dir = storyboard
         frames = (branches.stream(len(renditions)) if branches is not None else video).filter(
-            "fps", fps=f"1/{plan.interval}", round="down"
+            "fps", fps=f"1/{plan.interval}", round="down", eof_action="pass"
         )
         frames = frames.filter("scale", plan.tile_width, plan.tile_height).filter("setsar", "1")
         outputs.append(
