@@ -348,7 +348,9 @@ def frame_count(path: Path) -> int:
     return int(streams[0].get("nb_read_packets") or 0) if streams else 0
 
 
-def animate(source: Path, out_dir: Path, run: Runner, settings: TranscodeSettings) -> tuple[list[Artifact], dict]:
+def animate(
+    source: Path, out_dir: Path, run: Runner, settings: TranscodeSettings
+) -> tuple[list[Artifact], dict[str, Any]]:
     """An animated GIF also as an H.264 MP4 and an animated WebP (a still GIF: nothing to make)."""
     frames = frame_count(source)
     facts: dict[str, Any] = {"frames": frames}
