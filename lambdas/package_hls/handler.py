@@ -7,6 +7,9 @@ subtitles playlist; the master is rewritten in place. Media without HLS (audio) 
 passes through unchanged.
 """
 
+import re
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.shared.context import logger, settings
@@ -16,7 +19,11 @@ from smmu.contracts import OutputGroup, PackageHls, PackageHlsResult
 from smmu.hls import subtitles_playlist, vtt_for_hls, with_subtitles
 from smmu.jobs import Output
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 M3U8 = "application/vnd.apple.mpegurl"
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
 
 def _find(groups: list[OutputGroup], kind: str) -> Output | None:
@@ -28,7 +35,9 @@ def _find(groups: list[OutputGroup], kind: str) -> Output | None:
 def lambda_handler(event: PackageHls, context: LambdaContext) -> PackageHlsResult:
     groups = event.groups
     summary = next((g.transcript for g in groups if g.transcript is not None), None) or {}
-    language = summary.get("language") or ""
+    language = str(summary.get("language") or "")
+    if not LANGUAGE_CODE.fullmatch(language):
+        language = ""  # only ISO 639 codes go into file names and the playlist
     master, vtt = _find(groups, "hls_master"), _find(groups, "subtitles_vtt")
     if master is None or vtt is None or summary.get("empty", True):
         return PackageHlsResult(output_groups=groups, language=language)
@@ -67,6 +76,5 @@ def lambda_handler(event: PackageHls, context: LambdaContext) -> PackageHlsResul
     return PackageHlsResult(output_groups=packaged, language=language)
 
 
-def _read(s3: object, bucket: str, key: str) -> str:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]  # type: ignore[attr-defined]
-    return body.read().decode("utf-8")
+def _read(s3: "S3Client", bucket: str, key: str) -> str:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
