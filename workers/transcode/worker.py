@@ -145,11 +145,34 @@ def _video(
         )
 
     audio_only = mp4s.pop(AUDIO_ONLY, None)
+    if settings.hls:
+        artifacts += _hls(mp4s, audio_only, renditions, probed, hls_dir, media, run, settings)
+
+    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
+    if storyboard:
+        artifacts.extend(_storyboard(storyboard, frame_dir, out_dir / "storyboard", media["duration_seconds"]))
+    return artifacts
+
+
+def _hls(
+    mp4s: dict[str, Path],
+    audio_only: Path | None,
+    renditions: list[Rendition],
+    probed: dict[str, dict[str, Any]],
+    hls_dir: Path,
+    media: dict[str, Any],
+    run: Runner,
+    settings: TranscodeSettings,
+) -> list[Artifact]:
+    """HLS from the MP4s (copied, not encoded again): a media playlist per rendition, the audio-only rendition
+    and the master playlist."""
+    artifacts: list[Artifact] = []
+    has_audio = media["audio"] is not None
     args, playlists = commands.hls(
         {**mp4s, **({AUDIO_ONLY: audio_only} if audio_only else {})},
         hls_dir,
         segment_seconds=settings.hls_segment_seconds,
-        has_audio=audio is not None,
+        has_audio=has_audio,
         audio_only=AUDIO_ONLY,
     )
     run(args, "hls")
@@ -164,7 +187,7 @@ def _video(
                 width=rendition.width,
                 height=rendition.height,
                 stats=stats,
-                codecs=codecs_string(stream.get("profile"), stream.get("level"), audio is not None),
+                codecs=codecs_string(stream.get("profile"), stream.get("level"), has_audio),
                 fps=probed[rendition.name]["media"]["video"]["fps"],
             )
         )
@@ -190,10 +213,6 @@ def _video(
     master = hls_dir / "master.m3u8"
     master.write_text(master_playlist(variants))
     artifacts.append(Artifact(path=master, name="hls/master.m3u8", content_type=M3U8, kind="hls_master"))
-
-    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
-    if storyboard:
-        artifacts.extend(_storyboard(storyboard, frame_dir, out_dir / "storyboard", media["duration_seconds"]))
     return artifacts
 
 
@@ -407,7 +426,15 @@ def load() -> Callable[[TaskContext], WorkResult]:
             made, facts = animate(ctx.source, ctx.workdir / "out", ctx.run, settings)
             ctx.logger.info("animation converted", files=len(made), frames=facts["frames"])
             return WorkResult(artifacts=made, result={"media_type": "image", "animation": facts})
-        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, settings)
+        options = ctx.task.processing_options
+        # The upload's choices (ladder rungs, HLS) override the worker's defaults for this task only.
+        chosen = settings.model_copy(
+            update={
+                "hls": settings.hls and options.hls,
+                **({"heights": tuple(options.ladder)} if options.ladder else {}),
+            }
+        )
+        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, chosen)
         media_type = "video" if media["has_video"] else "audio"
         hls = media.pop("hls", {})
         if settings.write_media_table:

@@ -187,7 +187,9 @@ class OpenAIWhisperBackend:
             raise TaskCancelled("transcription cancelled")
         if self.settings.whisper_vad and not has_speech(samples):
             return ChunkResult([], None, None)
-        language = language or self.settings.whisper_language or (None if self.model.is_multilingual else "en")
+        if not self.model.is_multilingual:
+            language = "en"
+        language = language or self.settings.whisper_language or None
         result = self.model.transcribe(
             samples,
             language=language,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smmu.options import AUTO
 from workers.probe import probe
 from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
 from workers.transcribe import audio
@@ -69,7 +70,12 @@ def load() -> Callable[[TaskContext], WorkResult]:
     transcriber = Transcriber()
 
     def handle(ctx: TaskContext) -> WorkResult:
-        artifacts, transcript = transcribe(ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled)
+        options = ctx.task.processing_options
+        # The upload's spoken language, when the client named one ("auto": the setting's, else detected).
+        language = None if options.language == AUTO else options.language
+        artifacts, transcript = transcribe(
+            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, language
+        )
         ctx.logger.info("transcribed", empty=transcript.empty, segments=len(transcript.segments), note=transcript.note)
         return WorkResult(artifacts=artifacts, result={"transcript": transcript.summary()})
 
