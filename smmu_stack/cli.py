@@ -207,8 +207,8 @@ ApiKeyOption = Annotated[
     str | None, typer.Option(envvar="SMMU_API_KEY", help="Defaults to the key `smmu dev` wrote in .smmu/api-key")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout instead of a summary")]
-#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED or an upload was refused; 3 a wait timed
-#: out; 130 interrupted (Ctrl-C; run the same command again to resume).
+#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED (or was CANCELLED) or an upload was refused;
+#: 3 a wait timed out; 130 interrupted (Ctrl-C; run the same command again to resume).
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 3, 130
 
 
@@ -348,11 +348,13 @@ def upload(
 
 def _exit_for(transfers: "list[Any]", jobs: "list[dict[str, Any] | None]", timeout: float) -> None:
     timed_out = [t.job_id for t, job in zip(transfers, jobs, strict=True) if job is None]
-    failed = [job for job in jobs if job is not None and job["status"] == "FAILED"]
+    failed = [job for job in jobs if job is not None and job["status"] in ("FAILED", "CANCELLED")]
     for job in failed:
         error = job.get("error") or {}
         err_console.print(
-            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}",
+            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}"
+            if job["status"] == "FAILED"
+            else f"job {job['job_id']} was CANCELLED",
             highlight=False,
             soft_wrap=True,
         )
