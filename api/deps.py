@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Caller, JwtVerifier, Unauthenticated, authenticate
 from api.core.config import ApiSettings, get_api_settings
-from api.storage import Presigner
+from api.storage import Presigner, ProcessedFiles
 from smmu import aws
 from smmu.jobs import isoformat, utcnow
 from smmu.ports import JobStore, MediaStore, MultipartUploads
@@ -37,6 +37,11 @@ def _multipart(bucket: str) -> MultipartUploads:
 @lru_cache
 def _presigner(endpoint: str | None, region: str) -> Presigner:
     return Presigner(endpoint, region)
+
+
+@lru_cache
+def _processed(bucket: str) -> ProcessedFiles:
+    return ProcessedFiles(bucket, aws.client("s3"))
 
 
 @lru_cache
@@ -68,6 +73,10 @@ def get_multipart(settings: SettingsDep) -> MultipartUploads:
     return _multipart(settings.raw_bucket)
 
 
+def get_processed(settings: SettingsDep) -> ProcessedFiles:
+    return _processed(settings.processed_bucket)
+
+
 def get_keys(settings: SettingsDep) -> ApiKeyStore:
     return _keys(settings.api_keys_table)
 
@@ -92,6 +101,7 @@ JobsDep = Annotated[JobStore, Depends(get_jobs)]
 MediaDep = Annotated[MediaStore, Depends(get_media)]
 PresignerDep = Annotated[Presigner, Depends(get_presigner)]
 MultipartDep = Annotated[MultipartUploads, Depends(get_multipart)]
+ProcessedDep = Annotated[ProcessedFiles, Depends(get_processed)]
 KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
 UsageDep = Annotated[UsageStore, Depends(get_usage)]
 JwtDep = Annotated[JwtVerifier | None, Depends(get_jwt_verifier)]

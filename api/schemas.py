@@ -151,6 +151,9 @@ class JobView(BaseModel):
     timeline: list[TimelineEntry]
     outputs: list[OutputView]
     metadata: dict[str, Any] | None = None
+    progress: dict[str, float] = Field(
+        default_factory=dict, description="While RUNNING: each stage's progress (transcode, transcribe), in percent"
+    )
 
 
 class JobSummary(BaseModel):
@@ -165,6 +168,13 @@ class JobSummary(BaseModel):
 class JobPage(BaseModel):
     items: list[JobSummary]
     next_cursor: str | None = None
+
+
+class Playback(BaseModel):
+    hls_url: str = Field(
+        description="The master playlist: a player needs nothing else (no header); every URL it leads to is signed"
+    )
+    expires_at: str = Field(description="Until when the URL and the ones its playlists hand out work")
 
 
 class Health(BaseModel):

@@ -8,16 +8,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smmu.contracts import ExecutionInput
-from smmu.jobs import DEFAULT_TENANT, Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.jobs import (
+    DEFAULT_TENANT,
+    Job,
+    JobEvent,
+    JobStatus,
+    TimelineEntry,
+    allowed_sources,
+    dump,
+    now_iso,
+    progress_event,
+    status_event,
+    step_event,
+)
 from smmu.multipart import StoredPart
 from smmu.ports import JobAlreadyExistsError
-from smmu.repository import decode_cursor, encode_cursor
+from smmu.repository import decode_cursor, encode_cursor, step_key
 
 
 class InMemoryJobStore:
     def __init__(self) -> None:
         # Stored as the JSON a table would hold, so a write is a copy and a read never aliases stored state.
         self._items: dict[str, dict[str, Any]] = {}
+        #: job id -> the timeline entries recorded (what makes a retried record_step a no-op)
+        self._event_keys: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def create(self, job: Job) -> None:
@@ -44,33 +58,70 @@ class InMemoryJobStore:
             item = self._items.get(job_id)
             if item is None or JobStatus(item["status"]) not in allowed_sources(target):
                 return False
-            self._write(item, {**(fields or {}), "status": target.value}, entry, remove)
+            at = now_iso()
+            events = [status_event(target, at, (fields or {}).get("error"))] + ([step_event(entry)] if entry else [])
+            self._write(item, {**(fields or {}), "status": target.value}, entry, remove, events, at)
             return True
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
-        return self._update(job_id, {}, entry)
+        with self._lock:
+            item = self._items.get(job_id)
+            keys = self._event_keys.setdefault(job_id, set())
+            if item is None or step_key(entry) in keys:
+                return False
+            self._write(item, {}, entry, (), [step_event(entry)])
+            keys.add(step_key(entry))
+            return True
 
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
-        return self._update(job_id, fields, None)
-
-    def _update(self, job_id: str, fields: dict[str, Any], entry: TimelineEntry | None) -> bool:
         with self._lock:
             item = self._items.get(job_id)
             if item is None:
                 return False
-            self._write(item, fields, entry, ())
+            self._write(item, fields, None, ())
             return True
+
+    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+        with self._lock:
+            item = self._items.get(job_id)
+            if item is None or item["status"] != JobStatus.RUNNING.value:
+                return False
+            progress = dict(item.get("progress", {}))
+            if stage in progress and progress[stage] >= percent:
+                return False
+            at = now_iso()
+            self._write(
+                item, {"progress": {**progress, stage: percent}}, None, (), [progress_event(stage, percent, at)], at
+            )
+            return True
+
+    def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
+        with self._lock:
+            items = [
+                i
+                for i in self._items.values()
+                if i.get("tenant_id", DEFAULT_TENANT) == tenant_id and i["updated_at"] >= since
+            ]
+        items.sort(key=lambda i: i["updated_at"])
+        return [i["job_id"] for i in items[:limit]]
 
     @staticmethod
     def _write(
-        item: dict[str, Any], fields: dict[str, Any], entry: TimelineEntry | None, remove: tuple[str, ...]
+        item: dict[str, Any],
+        fields: dict[str, Any],
+        entry: TimelineEntry | None,
+        remove: tuple[str, ...],
+        events: list[JobEvent] | None = None,
+        at: str | None = None,
     ) -> None:
         # Validate the whole new item first: a write either happens entirely or not at all.
-        new = {**item, **fields, "updated_at": now_iso()}
+        new = {**item, **fields, "updated_at": at or now_iso()}
         for name in remove:
             new.pop(name, None)
         if entry is not None:
             new["timeline"] = [*new.get("timeline", []), dump(entry)]
+        if events:
+            new["events"] = [*new.get("events", []), *(dump(event) for event in events)]
         item.clear()
         item.update(dump(Job.model_validate(new)))
 

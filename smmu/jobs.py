@@ -60,6 +60,20 @@ class TimelineEntry(BaseModel):
     detail: str | None = None
 
 
+class EventKind(StrEnum):
+    """What a job event reports (the ``event:`` of the SSE streams, docs/events.md)."""
+
+    STATUS = "status"
+    STEP = "step"
+    PROGRESS = "progress"
+
+
+class StageProgress(BaseModel):
+    #: The worker that reports it: ``transcode`` or ``transcribe``.
+    stage: str
+    percent: float = Field(ge=0, le=100)
+
+
 class JobError(BaseModel):
     step: str = Field(description="The step that failed")
     code: str = Field(
@@ -68,6 +82,42 @@ class JobError(BaseModel):
         examples=["TYPE_MISMATCH"],
     )
     message: str = Field(description="Human-readable reason")
+
+
+class JobEvent(BaseModel):
+    """One entry of a job's event log, kept in the job's record and appended in the same conditional write as
+    the change it reports: a status transition, a timeline step or a (throttled) progress report."""
+
+    kind: EventKind
+    at: str
+    status: JobStatus | None = None
+    #: With a FAILED status: why.
+    error: JobError | None = None
+    step: str | None = None
+    outcome: Literal["succeeded", "failed", "info"] | None = None
+    duration_ms: float | None = None
+    detail: str | None = None
+    progress: StageProgress | None = None
+
+
+def status_event(status: JobStatus, at: str, error: JobError | dict[str, Any] | None = None) -> JobEvent:
+    err = JobError.model_validate(error) if error is not None else None
+    return JobEvent(kind=EventKind.STATUS, at=at, status=status, error=err)
+
+
+def step_event(entry: TimelineEntry) -> JobEvent:
+    return JobEvent(
+        kind=EventKind.STEP,
+        at=entry.at,
+        step=entry.step,
+        outcome=entry.outcome,
+        duration_ms=entry.duration_ms,
+        detail=entry.detail,
+    )
+
+
+def progress_event(stage: str, percent: float, at: str) -> JobEvent:
+    return JobEvent(kind=EventKind.PROGRESS, at=at, progress=StageProgress(stage=stage, percent=percent))
 
 
 class MediaFacts(BaseModel):
@@ -126,6 +176,10 @@ class Job(BaseModel):
     error: JobError | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
+    #: The job's event log, oldest first; an event's position is its id in the per-job event stream.
+    events: list[JobEvent] = Field(default_factory=list)
+    #: The latest progress of each processing stage (``transcode``, ``transcribe``), in percent.
+    progress: dict[str, float] = Field(default_factory=dict)
 
 
 def new_job(
@@ -141,6 +195,7 @@ def new_job(
     pending_ttl_seconds: int,
 ) -> Job:
     created = utcnow()
+    requested = TimelineEntry(step="UploadRequested", outcome="info", at=isoformat(created))
     return Job(
         job_id=job_id,
         tenant_id=tenant_id,
@@ -154,7 +209,8 @@ def new_job(
         updated_at=isoformat(created),
         upload_expires_at=isoformat(datetime.fromtimestamp(created.timestamp() + upload_ttl_seconds, UTC)),
         expires_at=int(created.timestamp()) + pending_ttl_seconds,
-        timeline=[TimelineEntry(step="UploadRequested", outcome="info", at=isoformat(created))],
+        timeline=[requested],
+        events=[status_event(JobStatus.PENDING_UPLOAD, requested.at), step_event(requested)],
     )
 
 

@@ -39,10 +39,18 @@ class JobStore(Protocol):
         ``fields``, removes ``remove`` and appends ``entry``; False (and no write) otherwise."""
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
-        """Append a timeline entry to an existing job; False if there is no such job."""
+        """Append a timeline entry and its step event to an existing job; False if there is no such job or this
+        entry (same step, outcome and time) was recorded already: a retried write adds nothing."""
 
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
         """Set fields of an existing job; False if there is no such job."""
+
+    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+        """Set a RUNNING job's progress in ``stage`` and append a progress event, only if ``percent`` is above
+        the stage's last report; False (and no write) otherwise."""
+
+    def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
+        """Ids of the tenant's jobs whose last update is at or after ``since`` (ISO time), oldest first."""
 
     def list(
         self,

@@ -5,12 +5,25 @@ Each takes its boto3 client: the caller decides where it points (``smmu.aws.clie
 
 import base64
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
-from smmu.jobs import Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.jobs import (
+    Job,
+    JobEvent,
+    JobStatus,
+    TimelineEntry,
+    allowed_sources,
+    dump,
+    now_iso,
+    progress_event,
+    status_event,
+    step_event,
+)
 from smmu.ports import JobAlreadyExistsError
 
 if TYPE_CHECKING:
@@ -23,6 +36,8 @@ _CURSOR_FIELDS = frozenset({"job_id", "created_at"})
 _MAX_CURSOR = 512
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
+#: The tenant's jobs by their last update (keys only): what the tenant-wide event stream polls.
+BY_UPDATED_INDEX = "by_updated"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -44,6 +59,11 @@ def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def step_key(entry: TimelineEntry) -> str:
+    """What makes a timeline entry the same entry when its write is retried."""
+    return f"{entry.step}#{entry.outcome}#{entry.at}"
 
 
 def listing_partition(tenant_id: str) -> str:
@@ -104,6 +124,9 @@ class JobRepository:
         sources = sorted(allowed_sources(target))
         values = {f":from{i}": {"S": status.value} for i, status in enumerate(sources)}
         condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
+        at = now_iso()
+        # The events ride on the conditional write: one set per transition, however often it is retried.
+        events = [status_event(target, at, (fields or {}).get("error"))] + ([step_event(entry)] if entry else [])
         return self._update(
             job_id,
             fields={**(fields or {}), "status": target.value},
@@ -111,14 +134,83 @@ class JobRepository:
             remove=remove,
             condition=condition,
             condition_values=values,
+            events=events,
+            at=at,
         )
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
-        """Append a timeline entry to an existing job."""
-        return self._update(job_id, fields={}, entry=entry, condition="attribute_exists(job_id)")
+        """Append a timeline entry (and its step event) to an existing job; False if there is no such job or
+        this very entry was recorded already (a retried write)."""
+        values = {":key": {"S": step_key(entry)}, ":keys": {"SS": [step_key(entry)]}}
+        return self._update(
+            job_id,
+            fields={},
+            entry=entry,
+            condition="attribute_exists(job_id) AND NOT contains(#keys, :key)",
+            condition_values=values,
+            events=[step_event(entry)],
+            add_keys=True,
+        )
 
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
         return self._update(job_id, fields=fields, entry=None, condition="attribute_exists(job_id)")
+
+    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+        """Record a RUNNING job's progress in ``stage`` and its progress event; False (no write) unless the job
+        is RUNNING and ``percent`` is above the stage's last report, so a retried or late report adds nothing."""
+        at = now_iso()
+        values = {
+            ":running": {"S": JobStatus.RUNNING.value},
+            ":p": _to_dynamo(percent),
+        }
+        progress = "#progress.#stage"
+        names = {"#progress": "progress", "#stage": stage}
+        condition = (
+            f"attribute_exists(job_id) AND #status = :running AND (attribute_not_exists({progress}) OR {progress} < :p)"
+        )
+        event = progress_event(stage, percent, at)
+        try:
+            return self._update(
+                job_id,
+                fields={},
+                entry=None,
+                condition=condition,
+                condition_values=values,
+                events=[event],
+                at=at,
+                extra_sets=[(f"{progress} = :p", names)],
+            )
+        except ClientError as exc:
+            # A job written before progress existed has no map to set a stage in: create it.
+            if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            values[":map"] = _to_dynamo({stage: percent})
+            return self._update(
+                job_id,
+                fields={},
+                entry=None,
+                condition="attribute_exists(job_id) AND #status = :running AND attribute_not_exists(#progress)",
+                condition_values={k: v for k, v in values.items() if k != ":p"},
+                events=[event],
+                at=at,
+                extra_sets=[("#progress = :map", {"#progress": "progress"})],
+            )
+
+    def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
+        """Ids of the tenant's jobs updated at or after ``since``, oldest update first, at most ``limit``."""
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_UPDATED_INDEX,
+            "KeyConditionExpression": "listing = :pk AND updated_at >= :since",
+            "ExpressionAttributeValues": {":pk": {"S": listing_partition(tenant_id)}, ":since": {"S": since}},
+            "ScanIndexForward": True,
+        }
+        found: list[str] = []
+        for page in self._db.get_paginator("query").paginate(**params):
+            found += [item["job_id"]["S"] for item in page.get("Items", [])]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def _update(
         self,
@@ -129,24 +221,40 @@ class JobRepository:
         condition: str,
         condition_values: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        events: Sequence[JobEvent] = (),
+        at: str | None = None,
+        add_keys: bool = False,
+        extra_sets: Sequence[tuple[str, dict[str, str]]] = (),
     ) -> bool:
         names: dict[str, str] = {"#status": "status"} if "#status" in condition else {}
+        if add_keys:
+            names["#keys"] = "event_keys"
         values: dict[str, Any] = dict(condition_values or {})
         sets = []
-        for i, (name, value) in enumerate({**fields, "updated_at": now_iso()}.items()):
+        for i, (name, value) in enumerate({**fields, "updated_at": at or now_iso()}.items()):
             names[f"#f{i}"] = name
             values[f":v{i}"] = _to_dynamo(value)
             sets.append(f"#f{i} = :v{i}")
+        for expression_part, extra_names in extra_sets:
+            names.update(extra_names)
+            sets.append(expression_part)
+        if entry is not None or events:
+            values[":empty"] = {"L": []}
         if entry is not None:
             names["#timeline"] = "timeline"
             values[":entry"] = _to_dynamo([dump(entry)])
-            values[":empty"] = {"L": []}
             sets.append("#timeline = list_append(if_not_exists(#timeline, :empty), :entry)")
+        if events:
+            names["#events"] = "events"
+            values[":events"] = _to_dynamo([dump(event) for event in events])
+            sets.append("#events = list_append(if_not_exists(#events, :empty), :events)")
         expression = "SET " + ", ".join(sets)
         if remove:
             for i, name in enumerate(remove):
                 names[f"#r{i}"] = name
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        if add_keys:
+            expression += " ADD #keys :keys"
         try:
             self._db.update_item(
                 TableName=self.table_name,

@@ -164,3 +164,58 @@ def test_media_metadata_round_trips(media):
     item = media.get(job_id)
     assert (item["job_id"], item["media_type"], item["metadata"]) == (job_id, "image", metadata)
     assert isinstance(item["metadata"]["exif"]["ISOSpeedRatings"], int)
+
+
+# -- the event log (docs/events.md) ---------------------------------------------------------------------------
+def test_each_write_logs_its_events_once(jobs):
+    job_id = make_job(jobs)
+    assert jobs.transition(job_id, JobStatus.QUEUED)
+    assert not jobs.transition(job_id, JobStatus.QUEUED)  # retried
+    assert jobs.transition(job_id, JobStatus.RUNNING, entry=TimelineEntry(step="Started", outcome="info"))
+    step = TimelineEntry(step="ValidateInput", outcome="succeeded", duration_ms=2.5)
+    assert jobs.record_step(job_id, step)
+    assert not jobs.record_step(job_id, step)  # retried
+    assert jobs.report_progress(job_id, "transcode", 25.0)
+    assert not jobs.report_progress(job_id, "transcode", 25.0)  # retried
+    error = JobError(step="Transcode", code="CORRUPT_MEDIA", message="Transcode failed: no frames")
+    assert fail_job(jobs, job_id, error, timeline_step="Failed")
+    job = jobs.get(job_id)
+    assert [(e.kind.value, e.status, e.step) for e in job.events] == [
+        ("status", JobStatus.PENDING_UPLOAD, None),
+        ("step", None, "UploadRequested"),
+        ("status", JobStatus.QUEUED, None),
+        ("status", JobStatus.RUNNING, None),
+        ("step", None, "Started"),
+        ("step", None, "ValidateInput"),
+        ("progress", None, None),
+        ("status", JobStatus.FAILED, None),
+        ("step", None, "Failed"),
+    ]
+    assert job.events[6].progress.percent == 25.0 and job.progress == {"transcode": 25.0}
+    assert job.events[7].error == error
+    assert [t.step for t in job.timeline].count("ValidateInput") == 1
+    assert job.events[-1].at == job.updated_at  # the write's time, which the tenant stream's index keys on
+    assert not jobs.report_progress(job_id, "transcode", 50.0)  # ended
+
+
+def test_progress_of_a_job_stored_without_a_progress_map(jobs):
+    job_id = make_job(jobs, status=JobStatus.RUNNING)
+    if isinstance(jobs, JobRepository):  # written before progress existed
+        jobs._db.update_item(
+            TableName=jobs.table_name, Key={"job_id": {"S": job_id}}, UpdateExpression="REMOVE progress"
+        )
+    assert jobs.report_progress(job_id, "transcribe", 40.0)
+    assert jobs.report_progress(job_id, "transcode", 5.0)
+    assert not jobs.report_progress(job_id, "transcribe", 35.0)
+    assert jobs.get(job_id).progress == {"transcribe": 40.0, "transcode": 5.0}
+
+
+def test_changed_since_lists_a_tenants_recently_updated_jobs_oldest_first(jobs):
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    before = isoformat(utcnow())
+    first, second = make_job(jobs, tenant_id=tenant), make_job(jobs, tenant_id=tenant)
+    make_job(jobs, tenant_id=f"o{uuid.uuid4().hex[:8]}")
+    time.sleep(0.01)
+    jobs.transition(first, JobStatus.QUEUED)
+    assert jobs.changed_since(tenant, before) == [second, first]
+    assert jobs.changed_since(tenant, jobs.get(first).updated_at) == [first]

@@ -44,7 +44,11 @@ class Backend(Protocol):
     name: str
     model_name: str
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult: ...
+    def transcribe(
+        self, samples: np.ndarray, cancelled: threading.Event, on_segment: Callable[[float], None] | None = None
+    ) -> ChunkResult:
+        """``on_segment`` (where the backend decodes segment by segment) hears each segment's end, in seconds."""
+        ...
 
 
 def default_model() -> str:
@@ -74,7 +78,9 @@ class FasterWhisperBackend:
         self.settings = settings
         self.model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=settings.whisper_threads)
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+    def transcribe(
+        self, samples: np.ndarray, cancelled: threading.Event, on_segment: Callable[[float], None] | None = None
+    ) -> ChunkResult:
         segments, info = self.model.transcribe(
             samples,
             language=self.settings.whisper_language or None,
@@ -88,6 +94,8 @@ class FasterWhisperBackend:
         for segment in segments:  # a generator: decoding happens here, one window at a time
             if cancelled.is_set():
                 raise TaskCancelled("transcription cancelled")
+            if on_segment is not None:
+                on_segment(segment.end)
             if _keep(segment.no_speech_prob, segment.avg_logprob) and segment.text.strip():
                 kept.append(Segment(segment.start, segment.end, segment.text.strip()))
         return ChunkResult(kept, info.language, info.language_probability)
@@ -127,7 +135,9 @@ class OpenAIWhisperBackend:
         self.settings = settings
         self.model = whisper.load_model(checkpoint_for(model, cache), device="cpu")
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+    def transcribe(
+        self, samples: np.ndarray, cancelled: threading.Event, on_segment: Callable[[float], None] | None = None
+    ) -> ChunkResult:
         if cancelled.is_set():
             raise TaskCancelled("transcription cancelled")
         if not has_speech(samples):
@@ -175,8 +185,11 @@ class Transcriber:
             note=note,
         )
 
-    def transcribe_wav(self, wav: Path, cancelled: threading.Event | None = None) -> Transcript:
-        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time."""
+    def transcribe_wav(
+        self, wav: Path, cancelled: threading.Event | None = None, progress: Callable[[float], None] | None = None
+    ) -> Transcript:
+        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time. ``progress`` hears how far into the audio the
+        decoded segments reach, in percent."""
         cancelled = cancelled or threading.Event()
         duration = _wav_seconds(wav)
         if audio.loudest_dbfs(wav) < self.settings.transcribe_silence_dbfs:
@@ -184,7 +197,12 @@ class Transcriber:
         segments: list[Segment] = []
         language, probability = None, None
         for offset, samples in audio.chunks(wav, self.settings.transcribe_chunk_seconds):
-            result = self.backend.transcribe(samples, cancelled)
+            on_segment = None
+            if progress is not None and duration > 0:
+                on_segment = _reporter(progress, offset, duration)
+            result = self.backend.transcribe(samples, cancelled, on_segment)
+            if on_segment is not None:
+                on_segment(len(samples) / audio.SAMPLE_RATE)
             segments.extend(Segment(offset + s.start, offset + s.end, s.text) for s in result.segments)
             if result.segments and language is None:
                 language, probability = result.language, result.language_probability
@@ -198,6 +216,11 @@ class Transcriber:
             backend=self.backend.name,
             model=self.model_label,
         )
+
+
+def _reporter(progress: Callable[[float], None], offset: float, duration: float) -> Callable[[float], None]:
+    """Whisper's segment times within a chunk as percent of the whole audio."""
+    return lambda end: progress(min(100.0, 100.0 * (offset + end) / duration))
 
 
 def _wav_seconds(path: Path) -> float:

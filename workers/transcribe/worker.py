@@ -20,7 +20,12 @@ Runner = Callable[[list[str], str], Path]
 
 
 def transcribe(
-    source: Path, out_dir: Path, run: Runner, transcriber: Transcriber, cancelled: Any = None
+    source: Path,
+    out_dir: Path,
+    run: Runner,
+    transcriber: Transcriber,
+    cancelled: Any = None,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[list[Artifact], Transcript]:
     media = probe(source)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -29,7 +34,8 @@ def transcribe(
     else:
         wav = out_dir.parent / "audio-16k.wav"
         run(audio.extract_args(source, wav, audio_index=media["audio"]["index"]), "extract-audio")
-        transcript = transcriber.transcribe_wav(wav, cancelled)
+        # Extracting the audio is quick; Whisper's decoding is the work, reported by its segments' times.
+        transcript = transcriber.transcribe_wav(wav, cancelled, progress)
         wav.unlink(missing_ok=True)
     return write_outputs(transcript, out_dir), transcript
 
@@ -64,7 +70,9 @@ def load() -> Callable[[TaskContext], WorkResult]:
     transcriber = Transcriber()
 
     def handle(ctx: TaskContext) -> WorkResult:
-        artifacts, transcript = transcribe(ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled)
+        artifacts, transcript = transcribe(
+            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, ctx.progress
+        )
         ctx.logger.info("transcribed", empty=transcript.empty, segments=len(transcript.segments), note=transcript.note)
         return WorkResult(artifacts=artifacts, result={"transcript": transcript.summary()})
 
