@@ -1,8 +1,11 @@
 """Live job events (SSE) and playable HLS, through the public API as a browser or a player uses them
 (docs/events.md, docs/playback.md)."""
 
+import contextlib
+import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +210,26 @@ def test_a_video_jobs_events_include_throttled_progress_of_each_stage(video_job)
         assert percents == sorted(set(percents))  # rising, never twice
         assert all(p % 5 == 0 for p in percents)  # whole 5 % steps
     assert _statuses(events)[-1] == "COMPLETED"
+
+
+@pytest.mark.skipif(
+    os.environ.get("SMMU_E2E_TARGET") == "aws", reason="the limit is per API replica; AWS runs several behind its ALB"
+)
+def test_an_api_key_holds_a_bounded_number_of_open_streams(target):
+    reader = _tenant_client(target, "streams")
+    limit = 10  # SMMU_EVENTS_MAX_STREAMS_PER_KEY's default
+    with contextlib.ExitStack() as open_streams:
+        for _ in range(limit):
+            response = open_streams.enter_context(reader.http.stream("GET", "/v1/events", timeout=30))
+            assert response.status_code == 200
+        refused = reader.http.get("/v1/events")
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+    # Closed streams give their slots back (the server notices the disconnect at its next poll).
+    deadline = time.monotonic() + 10
+    while True:
+        with reader.http.stream("GET", "/v1/events", timeout=30) as again:
+            if again.status_code == 200:
+                break
+        assert again.status_code == 429 and time.monotonic() < deadline, "closed streams kept their slots"
+        time.sleep(0.2)
+    reader.http.close()
