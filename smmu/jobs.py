@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from smmu.errors import code_for, error_codes
 
@@ -180,6 +180,14 @@ class Job(BaseModel):
     events: list[JobEvent] = Field(default_factory=list)
     #: The latest progress of each processing stage (``transcode``, ``transcribe``), in percent.
     progress: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _stored_events(cls, events: Any) -> Any:
+        # The table keeps each event as one JSON string (smmu/repository.py): a compact item, cheap to read.
+        if isinstance(events, list):
+            return [json.loads(e) if isinstance(e, str) else e for e in events]
+        return events
 
 
 def new_job(

@@ -61,6 +61,12 @@ def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
+def _events_to_dynamo(events: Sequence[JobEvent]) -> Any:
+    """A job's events as a list of JSON strings, one per event: the log is only ever read whole (by the event
+    streams), and a string per event keeps the item small next to the timeline it mirrors."""
+    return {"L": [{"S": event.model_dump_json(exclude_none=True)} for event in events]}
+
+
 def step_key(entry: TimelineEntry) -> str:
     """What makes a timeline entry the same entry when its write is retried."""
     return f"{entry.step}#{entry.outcome}#{entry.at}"
@@ -99,7 +105,8 @@ class JobRepository:
         self._db = client
 
     def create(self, job: Job) -> None:
-        item = {k: _to_dynamo(v) for k, v in dump(job).items()}
+        item = {k: _to_dynamo(v) for k, v in dump(job).items() if k != "events"}
+        item["events"] = _events_to_dynamo(job.events)
         item["listing"] = {"S": listing_partition(job.tenant_id)}
         try:
             self._db.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)")
@@ -246,7 +253,7 @@ class JobRepository:
             sets.append("#timeline = list_append(if_not_exists(#timeline, :empty), :entry)")
         if events:
             names["#events"] = "events"
-            values[":events"] = _to_dynamo([dump(event) for event in events])
+            values[":events"] = _events_to_dynamo(events)
             sets.append("#events = list_append(if_not_exists(#events, :empty), :events)")
         expression = "SET " + ", ".join(sets)
         if remove:
