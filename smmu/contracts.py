@@ -29,6 +29,9 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, TypeAdapter
 
 from smmu.jobs import JobStatus, Output
+from smmu.options import ProcessingOptions
+
+__all__ = ["ProcessingOptions"]  # re-exported: the options travel in ExecutionInput, ObjectStep and WorkerTask
 
 
 class Message(BaseModel):
@@ -120,6 +123,11 @@ class ExecutionInput(Message):
     key: str
     #: Task states read it (HeartbeatSecondsPath), so it is a setting, not a constant in the ASL.
     worker_heartbeat_seconds: int
+    #: Which attempt of the job this execution is (a retry starts the next); status updates carry it, so a late
+    #: update of an earlier attempt cannot change the job.
+    attempt: int = Field(default=1, ge=1)
+    #: What the client chose for this upload; the steps that use it get it passed on.
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 class ObjectStep(Message):
@@ -128,6 +136,8 @@ class ObjectStep(Message):
     job_id: str
     bucket: str
     key: str
+    #: ProcessImage reads the thumbnail options.
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 class ValidateInputResult(Message):
@@ -159,11 +169,14 @@ class OutputGroup(Message):
 class MarkRunning(Message):
     job_id: str
     status: Literal[JobStatus.RUNNING]
+    #: The execution's attempt (None from an older state machine: not checked).
+    attempt: int | None = None
 
 
 class MarkCompleted(Message):
     job_id: str
     status: Literal[JobStatus.COMPLETED]
+    attempt: int | None = None
     #: Image jobs pass one list; media jobs one group per parallel branch (transcode, transcribe).
     outputs: list[Output] = Field(default_factory=list)
     output_groups: list[OutputGroup] = Field(default_factory=list)
@@ -175,6 +188,7 @@ class MarkCompleted(Message):
 class MarkFailed(Message):
     job_id: str
     status: Literal[JobStatus.FAILED]
+    attempt: int | None = None
     failed_step: str = "Unknown"
     error: StepFunctionsError = Field(default_factory=StepFunctionsError)
 
@@ -189,6 +203,12 @@ class StatusUpdateResult(Message):
     status: JobStatus
     #: False when the job's current status did not allow the transition (a late or duplicate update).
     changed: bool
+    #: The job's status after the update, if the job still exists at the update's attempt; None otherwise (it
+    #: was deleted, or retried as a later attempt).
+    current_status: JobStatus | None = None
+    #: The job is RUNNING at this attempt, so the execution should go on (after MarkRunning: False once the job
+    #: was cancelled, deleted or retried before its execution got going).
+    proceed: bool = True
 
 
 class ReconcileRequest(Message):
@@ -197,6 +217,9 @@ class ReconcileRequest(Message):
     grace_seconds: int | None = None
     #: Multipart uploads started longer ago than this are aborted (default: the setting).
     abandoned_upload_seconds: int | None = None
+    #: Retention in days (default: the settings; 0 keeps everything): older uploads and outputs are removed.
+    raw_retention_days: int | None = None
+    output_retention_days: int | None = None
 
 
 class ReconcileReport(Message):
@@ -205,6 +228,9 @@ class ReconcileReport(Message):
     failed: list[str] = Field(default_factory=list)
     #: Jobs whose abandoned multipart upload was aborted (their parts discarded, the job FAILED).
     aborted_uploads: list[str] = Field(default_factory=list)
+    #: Files removed because they outlived their retention: uploads and outputs.
+    expired_uploads: int = 0
+    expired_outputs: int = 0
 
 
 # -- media workers (task-token queues) ---------------------------------------------------------------------
@@ -220,6 +246,10 @@ class WorkerTask(Message):
     media_type: str | None = None
     #: How many times a starting worker has queued this task again because the worker running it died.
     requeued: int = Field(default=0, ge=0)
+    #: The job's attempt this task belongs to: once the job has moved on (cancelled, deleted, retried), the
+    #: worker stops the task.
+    attempt: int = Field(default=1, ge=1)
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 class WorkerResult(Message):

@@ -20,18 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from smmu.jobs import EventKind, Job, JobEvent, JobStatus, dump, isoformat, utcnow
+from smmu.jobs import TERMINAL_STATUSES, EventKind, Job, JobEvent, dump, isoformat, utcnow
 from smmu.ports import JobStore
 
-_TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 #: A tenant-wide poll looks this much further back than its cursor for changed jobs: the writers' clocks may
 #: disagree by a little, and the cursor filters out what was already sent.
 _OVERLAP = timedelta(seconds=5)
 _MAX_CURSOR = 200
-
-
-def is_terminal(status: JobStatus) -> bool:
-    return status in _TERMINAL or status.value == "CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -169,7 +164,7 @@ async def job_stream(
         for event in job_events_after(job, after):
             yield event
             after = int(event.id)
-        if is_terminal(job.status) or clock() >= deadline:
+        if job.status in TERMINAL_STATUSES or clock() >= deadline:
             return
         await sleep(limits.poll_seconds)
 

@@ -13,6 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from smmu.jobs import (
+    RETRYABLE,
     Job,
     JobEvent,
     JobStatus,
@@ -72,6 +73,15 @@ def step_key(entry: TimelineEntry) -> str:
     return f"{entry.step}#{entry.outcome}#{entry.at}"
 
 
+def _attempt_condition(attempt: int, values: dict[str, Any]) -> str:
+    """The condition that a job is at ``attempt`` (adds its value to ``values``). A job stored before attempts
+    existed has no attribute: it is at attempt 1."""
+    values[":attempt"] = {"N": str(attempt)}
+    if attempt == 1:
+        return "(attribute_not_exists(#attempt) OR #attempt = :attempt)"
+    return "#attempt = :attempt"
+
+
 def listing_partition(tenant_id: str) -> str:
     return LISTING_PREFIX + tenant_id
 
@@ -126,11 +136,15 @@ class JobRepository:
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        attempt: int | None = None,
     ) -> bool:
-        """Move a job to ``target`` if its current status allows it; False (and no write) otherwise."""
+        """Move a job to ``target`` if its current status allows it (and, given ``attempt``, if the job is still at
+        that attempt); False (and no write) otherwise."""
         sources = sorted(allowed_sources(target))
-        values = {f":from{i}": {"S": status.value} for i, status in enumerate(sources)}
+        values: dict[str, Any] = {f":from{i}": {"S": status.value} for i, status in enumerate(sources)}
         condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
+        if attempt is not None:
+            condition += " AND " + _attempt_condition(attempt, values)
         at = now_iso()
         # The events ride on the conditional write: one set per transition, however often it is retried.
         events = [status_event(target, at, (fields or {}).get("error"))] + ([step_event(entry)] if entry else [])
@@ -144,6 +158,39 @@ class JobRepository:
             events=events,
             at=at,
         )
+
+    def restart(
+        self,
+        job_id: str,
+        *,
+        attempt: int,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """QUEUED again as ``attempt``, if the job's attempt ``attempt - 1`` ended FAILED or CANCELLED; False (and
+        no write) otherwise: two retries of one attempt make one new attempt."""
+        values: dict[str, Any] = {f":from{i}": {"S": status.value} for i, status in enumerate(sorted(RETRYABLE))}
+        condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
+        condition += " AND " + _attempt_condition(attempt - 1, values)
+        at = now_iso()
+        events = [status_event(JobStatus.QUEUED, at)] + ([step_event(entry)] if entry else [])
+        return self._update(
+            job_id,
+            # A new attempt's progress starts from nothing.
+            fields={**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt, "progress": {}},
+            entry=entry,
+            remove=remove,
+            condition=condition,
+            condition_values=values,
+            events=events,
+            at=at,
+        )
+
+    def delete(self, job_id: str) -> bool:
+        """Remove the job's record; False if there was none."""
+        answer = self._db.delete_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ReturnValues="ALL_OLD")
+        return "Attributes" in answer
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
         """Append a timeline entry (and its step event) to an existing job; False if there is no such job or
@@ -236,6 +283,8 @@ class JobRepository:
         names: dict[str, str] = {"#status": "status"} if "#status" in condition else {}
         if add_keys:
             names["#keys"] = "event_keys"
+        if "#attempt" in condition:
+            names["#attempt"] = "attempt"
         values: dict[str, Any] = dict(condition_values or {})
         sets = []
         for i, (name, value) in enumerate({**fields, "updated_at": at or now_iso()}.items()):
@@ -368,3 +417,7 @@ class MediaRepository:
         resp = self._db.get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}})
         item = resp.get("Item")
         return _from_dynamo(item) if item else None
+
+    def delete(self, job_id: str) -> bool:
+        answer = self._db.delete_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ReturnValues="ALL_OLD")
+        return "Attributes" in answer

@@ -192,7 +192,7 @@ class Provisioner:
                         {
                             "ID": "expire-uploads",
                             "Status": "Enabled",
-                            "Filter": {"Prefix": "uploads/"},
+                            "Filter": {"Prefix": spec.get("expire_prefix", "uploads/")},
                             "Expiration": {"Days": spec["expire_after_days"]},
                             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                         }

@@ -6,12 +6,13 @@ from pathlib import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.process_image.thumbnails import thumbnails_and_metadata
-from lambdas.shared.context import logger, media, settings
+from lambdas.shared.context import jobs, logger, media, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
 from smmu.contracts import ObjectStep, ProcessImageResult
-from smmu.jobs import Output
+from smmu.jobs import JobStatus, Output
 from smmu.keys import output_key
+from smmu.objects import S3Objects
 
 
 @logger.inject_lambda_context
@@ -23,7 +24,9 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
     with tempfile.TemporaryDirectory() as workdir:
         source = Path(workdir) / "source"
         s3.download_file(event.bucket, event.key, str(source))
-        metadata, renditions = thumbnails_and_metadata(source, config.max_image_pixels, config.thumbnail_widths)
+        # The upload's widths when it chose some, else the deployment's.
+        widths = tuple(event.options.thumbnail_widths or config.thumbnail_widths)
+        metadata, renditions = thumbnails_and_metadata(source, config.max_image_pixels, widths)
     outputs: list[Output] = []
     for rendition in renditions:
         key = output_key(job_id, "thumbnails", f"w{rendition.width}.{rendition.extension}")
@@ -38,5 +41,14 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
         )
         outputs.append(output)
     media().put(job_id, "image", metadata)
+    job = jobs().get(job_id)
+    if job is None or job.status is not JobStatus.RUNNING:
+        # Cancelled or deleted while this ran: whoever removed the job's outputs may have done so before these
+        # were written. (The state machine was stopped; this answer goes nowhere.)
+        S3Objects(s3).remove_all(config.processed_bucket, output_key(job_id, "thumbnails") + "/")
+        if job is None:
+            media().delete(job_id)
+        logger.warning("the job was cancelled or deleted meanwhile; its thumbnails were removed")
+        return ProcessImageResult(outputs=[])
     logger.info("thumbnails written", count=len(outputs))
     return ProcessImageResult(outputs=outputs)

@@ -26,6 +26,14 @@ def test_settings_defaults_are_the_manifest_names():
             assert defaults[field].default == value, variable
 
 
+def test_retention_settings_are_the_buckets_expiry():
+    # On AWS the buckets' expiration rules remove old files; locally the reconciler does, from the settings.
+    buckets = MANIFEST.data["buckets"]
+    assert Settings.model_fields["raw_retention_days"].default == buckets["raw"]["expire_after_days"]
+    assert Settings.model_fields["output_retention_days"].default == buckets["processed"]["expire_after_days"]
+    assert (buckets["raw"]["expire_prefix"], buckets["processed"]["expire_prefix"]) == ("uploads/", "jobs/")
+
+
 def test_every_handler_exists():
     for function in MANIFEST.functions.values():
         module, _, name = function["handler"].rpartition(".")
@@ -84,7 +92,7 @@ def _worker_tasks():
     for state in ASL["States"].values():
         for branch in state.get("Branches", []):
             for name, inner in branch["States"].items():
-                if inner["Resource"].endswith("sqs:sendMessage.waitForTaskToken"):
+                if inner.get("Resource", "").endswith("sqs:sendMessage.waitForTaskToken"):
                     yield name, inner
 
 

@@ -13,6 +13,8 @@ class TranscodeSettings(BaseSettings):
     x264_preset: str = "veryfast"
     crf: int = 23
     hls_segment_seconds: int = 4
+    #: Make HLS (playlists and segments) besides the MP4s; an upload's options may turn it off.
+    hls: bool = True
     thumbnails: int = 4
     thumbnail_width: int = 320
     #: FFmpeg threads per encode (0: FFmpeg decides).

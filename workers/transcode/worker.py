@@ -126,10 +126,26 @@ def _video(
             )
         )
 
-    args, playlists = commands.hls(
-        mp4s, hls_dir, segment_seconds=settings.hls_segment_seconds, has_audio=audio is not None
-    )
-    _pass(run, args, "hls", out_dir, media, (90.0, 95.0), progress)
+    if settings.hls:
+        artifacts += _hls(mp4s, renditions, probed, hls_dir, audio is not None, run, settings)
+
+    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
+    return artifacts
+
+
+def _hls(
+    mp4s: dict[str, Path],
+    renditions: list[Rendition],
+    probed: dict[str, dict[str, Any]],
+    hls_dir: Path,
+    has_audio: bool,
+    run: Runner,
+    settings: TranscodeSettings,
+) -> list[Artifact]:
+    """HLS from the MP4s (copied, not encoded again): a media playlist per rendition and the master playlist."""
+    artifacts: list[Artifact] = []
+    args, playlists = commands.hls(mp4s, hls_dir, segment_seconds=settings.hls_segment_seconds, has_audio=has_audio)
+    run(args, "hls")
     variants = []
     for rendition in renditions:
         playlist = playlists[rendition.name]
@@ -141,7 +157,7 @@ def _video(
                 width=rendition.width,
                 height=rendition.height,
                 stats=stats,
-                codecs=codecs_string(stream.get("profile"), stream.get("level"), audio is not None),
+                codecs=codecs_string(stream.get("profile"), stream.get("level"), has_audio),
                 fps=probed[rendition.name]["media"]["video"]["fps"],
             )
         )
@@ -161,8 +177,6 @@ def _video(
     master = hls_dir / "master.m3u8"
     master.write_text(master_playlist(variants))
     artifacts.append(Artifact(path=master, name="hls/master.m3u8", content_type=M3U8, kind="hls_master"))
-
-    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
     return artifacts
 
 
@@ -257,7 +271,15 @@ def load() -> Callable[[TaskContext], WorkResult]:
     settings = TranscodeSettings()
 
     def handle(ctx: TaskContext) -> WorkResult:
-        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, settings, ctx.progress)
+        options = ctx.task.processing_options
+        # The upload's choices (ladder rungs, HLS) override the worker's defaults for this task only.
+        chosen = settings.model_copy(
+            update={
+                "hls": settings.hls and options.hls,
+                **({"heights": tuple(options.ladder)} if options.ladder else {}),
+            }
+        )
+        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, chosen, ctx.progress)
         media_type = "video" if media["has_video"] else "audio"
         if settings.write_media_table:
             from smmu import aws

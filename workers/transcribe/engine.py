@@ -45,7 +45,11 @@ class Backend(Protocol):
     model_name: str
 
     def transcribe(
-        self, samples: np.ndarray, cancelled: threading.Event, on_segment: Callable[[float], None] | None = None
+        self,
+        samples: np.ndarray,
+        cancelled: threading.Event,
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
     ) -> ChunkResult:
         """``on_segment`` (where the backend decodes segment by segment) hears each segment's end, in seconds."""
         ...
@@ -79,11 +83,15 @@ class FasterWhisperBackend:
         self.model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=settings.whisper_threads)
 
     def transcribe(
-        self, samples: np.ndarray, cancelled: threading.Event, on_segment: Callable[[float], None] | None = None
+        self,
+        samples: np.ndarray,
+        cancelled: threading.Event,
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
     ) -> ChunkResult:
         segments, info = self.model.transcribe(
             samples,
-            language=self.settings.whisper_language or None,
+            language=language or self.settings.whisper_language or None,
             beam_size=self.settings.whisper_beam_size,
             vad_filter=True,
             condition_on_previous_text=False,
@@ -136,13 +144,19 @@ class OpenAIWhisperBackend:
         self.model = whisper.load_model(checkpoint_for(model, cache), device="cpu")
 
     def transcribe(
-        self, samples: np.ndarray, cancelled: threading.Event, on_segment: Callable[[float], None] | None = None
+        self,
+        samples: np.ndarray,
+        cancelled: threading.Event,
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
     ) -> ChunkResult:
         if cancelled.is_set():
             raise TaskCancelled("transcription cancelled")
         if not has_speech(samples):
             return ChunkResult([], None, None)
-        language = self.settings.whisper_language or (None if self.model.is_multilingual else "en")
+        if not self.model.is_multilingual:
+            language = "en"
+        language = language or self.settings.whisper_language or None
         result = self.model.transcribe(
             samples,
             language=language,
@@ -186,10 +200,15 @@ class Transcriber:
         )
 
     def transcribe_wav(
-        self, wav: Path, cancelled: threading.Event | None = None, progress: Callable[[float], None] | None = None
+        self,
+        wav: Path,
+        cancelled: threading.Event | None = None,
+        language: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> Transcript:
-        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time. ``progress`` hears how far into the audio the
-        decoded segments reach, in percent."""
+        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time; ``language``: the spoken language if known
+        (None: the setting's, else detected). ``progress`` hears how far into the audio the decoded segments
+        reach, in percent."""
         cancelled = cancelled or threading.Event()
         duration = _wav_seconds(wav)
         if audio.loudest_dbfs(wav) < self.settings.transcribe_silence_dbfs:
@@ -200,7 +219,7 @@ class Transcriber:
             on_segment = None
             if progress is not None and duration > 0:
                 on_segment = _reporter(progress, offset, duration)
-            result = self.backend.transcribe(samples, cancelled, on_segment)
+            result = self.backend.transcribe(samples, cancelled, language, on_segment)
             if on_segment is not None:
                 on_segment(len(samples) / audio.SAMPLE_RATE)
             segments.extend(Segment(offset + s.start, offset + s.end, s.text) for s in result.segments)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smmu.options import AUTO
 from workers.probe import probe
 from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
 from workers.transcribe import audio
@@ -25,6 +26,7 @@ def transcribe(
     run: Runner,
     transcriber: Transcriber,
     cancelled: Any = None,
+    language: str | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[list[Artifact], Transcript]:
     media = probe(source)
@@ -35,7 +37,7 @@ def transcribe(
         wav = out_dir.parent / "audio-16k.wav"
         run(audio.extract_args(source, wav, audio_index=media["audio"]["index"]), "extract-audio")
         # Extracting the audio is quick; Whisper's decoding is the work, reported by its segments' times.
-        transcript = transcriber.transcribe_wav(wav, cancelled, progress)
+        transcript = transcriber.transcribe_wav(wav, cancelled, language, progress)
         wav.unlink(missing_ok=True)
     return write_outputs(transcript, out_dir), transcript
 
@@ -70,8 +72,11 @@ def load() -> Callable[[TaskContext], WorkResult]:
     transcriber = Transcriber()
 
     def handle(ctx: TaskContext) -> WorkResult:
+        options = ctx.task.processing_options
+        # The upload's spoken language, when the client named one ("auto": the setting's, else detected).
+        language = None if options.language == AUTO else options.language
         artifacts, transcript = transcribe(
-            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, ctx.progress
+            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, language, ctx.progress
         )
         ctx.logger.info("transcribed", empty=transcript.empty, segments=len(transcript.segments), note=transcript.note)
         return WorkResult(artifacts=artifacts, result={"transcript": transcript.summary()})

@@ -81,7 +81,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       id     = "expire-uploads"
       status = "Enabled"
       filter {
-        prefix = var.expiry_prefix
+        prefix = each.value.expire_prefix
       }
       expiration {
         days = rule.value
