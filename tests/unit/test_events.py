@@ -175,8 +175,8 @@ def test_the_tenant_stream_orders_events_across_jobs_keeps_to_the_tenant_and_res
     events = collect(tenant_stream(jobs, "alpha", start, limits, sleep=clock.sleep, clock=clock, now=later))
     assert {e.data["job_id"] for e in events} == set(mine)
     assert len(events) == 2 * 9
-    order = [(e.data["at"], e.data["job_id"]) for e in events]
-    assert order == sorted(order)
+    order = [TenantCursor.decode(e.id) for e in events]
+    assert order == sorted(order) and len(set(order)) == len(order)
     for job_id in mine:  # each job's events in their own order
         assert [int(e.id.split("~")[2]) for e in events if e.data["job_id"] == job_id] == list(range(9))
     cut = 7
