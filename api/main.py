@@ -5,7 +5,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.core.config import get_api_settings
-from api.routes import events, health, jobs, multipart, playback, uploads
+from api.routes import events, health, jobs, multipart, playback, uploads, web
 
 DESCRIPTION = """Upload images, audio and video; follow their processing jobs.
 
@@ -37,6 +37,9 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(playback.router)
+    # The web app for people (sign in with an API key, upload, follow jobs, view outputs).
+    app.include_router(web.router)
+    app.mount("/app", web.AppFiles(settings), name="app")
     return app
 
 

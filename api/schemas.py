@@ -170,6 +170,7 @@ class JobView(BaseModel):
     completed_at: str | None = None
     upload_expires_at: str | None = None
     checksum_sha256: str | None = Field(default=None, description="Of a multipart upload, as S3 computed it")
+    language: str | None = Field(default=None, description="Audio and video: the spoken language (ISO 639-1)")
     error: JobError | None = None
     attempt: int = Field(default=1, description="1, or the attempt a retry started")
     options: ProcessingOptions = Field(description="What the upload asked for (null fields: the defaults)")

@@ -6,6 +6,7 @@ Who sends what to whom::
     dispatcher --StartExecution--> state machine               ExecutionInput
     state machine --lambda:invoke--> ValidateInput/DetectType/ProcessImage    ObjectStep
                                      <-- ValidateInputResult / DetectTypeResult / ProcessImageResult
+    state machine --lambda:invoke--> PackageHls                PackageHls  <-- PackageHlsResult
     state machine --lambda:invoke--> UpdateStatus              StatusUpdate (RUNNING / COMPLETED / FAILED)
                                      <-- StatusUpdateResult
     state machine --sqs:sendMessage.waitForTaskToken--> worker WorkerTask
@@ -160,10 +161,34 @@ class StepFunctionsError(Message):
     Cause: str | None = None
 
 
+class HlsFacts(Message):
+    """What the transcode worker tells about its HLS output beyond the files."""
+
+    #: The first MPEG-TS timestamp (90 kHz ticks) of the segments: captions are mapped onto it.
+    mpegts_start: int | None = None
+
+
 class OutputGroup(Message):
     """One parallel branch's result, as its ResultSelector keeps it."""
 
     outputs: list[Output] = Field(default_factory=list)
+    #: Transcode: its HLS facts (empty for audio); Transcribe: the transcript's summary (language, ...).
+    hls: HlsFacts | None = None
+    transcript: dict[str, Any] | None = None
+
+
+class PackageHls(ObjectStep):
+    """PackageHls's input: the job and the parallel branches' results (transcode, transcribe)."""
+
+    groups: list[OutputGroup] = Field(default_factory=list)
+
+
+class PackageHlsResult(Message):
+    """The branches' outputs with the captions added (and the master playlist's new size); the spoken language
+    ("" when none was detected: the state machine passes the field on, so it is always there)."""
+
+    output_groups: list[OutputGroup]
+    language: str = ""
 
 
 class MarkRunning(Message):
@@ -180,9 +205,13 @@ class MarkCompleted(Message):
     #: Image jobs pass one list; media jobs one group per parallel branch (transcode, transcribe).
     outputs: list[Output] = Field(default_factory=list)
     output_groups: list[OutputGroup] = Field(default_factory=list)
+    #: A second step's outputs after the first's (an animated GIF: its MP4 and WebP after the thumbnails).
+    more_outputs: list[Output] = Field(default_factory=list)
+    #: The spoken language (ISO 639-1) the transcript found; "" or absent: none.
+    language: str | None = None
 
     def all_outputs(self) -> list[Output]:
-        return [*self.outputs, *(o for group in self.output_groups for o in group.outputs)]
+        return [*self.outputs, *(o for group in self.output_groups for o in group.outputs), *self.more_outputs]
 
 
 class MarkFailed(Message):
@@ -268,3 +297,5 @@ class WorkerResult(Message):
     media: dict[str, Any] | None = None
     #: Transcribe: the transcript's summary (language, segments, note).
     transcript: dict[str, Any] | None = None
+    #: Transcode: facts about the HLS output (always present, empty for audio: the state machine selects it).
+    hls: HlsFacts | None = None

@@ -1,62 +1,98 @@
-"""Rewriting a stored HLS playlist so that a player can follow it without credentials (docs/playback.md).
+"""HLS playlists that need more than one worker's outputs: captions (the transcript's WebVTT) as a SUBTITLES
+rendition in the master playlist that the transcode worker wrote. Pure: text in, text out.
 
-A stored playlist names its media playlists, segments and subtitle files with URIs relative to itself. Every one
-of them, on URI lines and in tags' ``URI="…"`` attributes (``#EXT-X-MEDIA``, ``#EXT-X-I-FRAME-STREAM-INF``,
-``#EXT-X-MAP``, ``#EXT-X-KEY``, …), is resolved to a storage key, checked against the keys the job has, and
-replaced: playlists by a URL of the playback route (they need rewriting in turn), everything else by a
-short-lived presigned URL. A URI that leaves the job's files, or names one it does not have, is refused.
+The master is written by the transcode branch and the transcript by the transcribe branch, which run side by
+side; the step after both (PackageHls) adds the one to the other, so neither branch waits for the other.
 """
 
-import posixpath
+import math
 import re
-from collections.abc import Callable, Collection
-from urllib.parse import unquote, urlsplit
 
-_URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
-PLAYLIST_SUFFIX = ".m3u8"
+#: The subtitles rendition group every variant names (``SUBTITLES="subs"``).
+SUBTITLES_GROUP = "subs"
+_STREAM_INF = "#EXT-X-STREAM-INF:"
+_GROUP_ATTRIBUTE = re.compile(r',SUBTITLES="[^"]*"')
 
-
-class PlaylistError(ValueError):
-    """The playlist is not one this job can serve: it names a file outside the job's or one that is missing."""
-
-
-def resolve(base_key: str, uri: str, *, prefix: str, known: Collection[str]) -> str:
-    """The storage key ``uri`` names, relative to the playlist stored at ``base_key``."""
-    parts = urlsplit(uri)
-    if parts.scheme or parts.netloc or uri.startswith("/"):
-        raise PlaylistError(f"the playlist names {uri!r}, which is not a file of this job")
-    key = posixpath.normpath(posixpath.join(posixpath.dirname(base_key), unquote(parts.path)))
-    if not key.startswith(prefix) or key not in known:
-        raise PlaylistError(f"the playlist names {uri!r}, which is not among this job's files")
-    return key
+#: English names of the languages players most often meet; any other is named by its code.
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "hi": "Hindi",
+    "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese",
+    "ru": "Russian", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
+}  # fmt: skip
 
 
-def rewrite(
-    text: str,
-    *,
-    base_key: str,
-    prefix: str,
-    known: Collection[str],
-    playlist_url: Callable[[str], str],
-    file_url: Callable[[str], str],
-) -> str:
-    """``text`` (the playlist stored at ``base_key``) with every URI replaced by ``playlist_url(key)`` for a
-    playlist and ``file_url(key)`` for anything else. PlaylistError for a URI outside ``prefix`` or ``known``."""
-    if not text.lstrip("\ufeff").startswith("#EXTM3U"):
-        raise PlaylistError("the stored file is not an HLS playlist")
+def language_name(code: str | None) -> str:
+    if not code:
+        return "Captions"
+    return LANGUAGE_NAMES.get(code, code)
 
-    def url_for(uri: str) -> str:
-        key = resolve(base_key, uri, prefix=prefix, known=known)
-        return playlist_url(key) if key.endswith(PLAYLIST_SUFFIX) else file_url(key)
 
-    lines = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            lines.append("")
-        elif stripped.startswith("#"):
-            # Tags (and comments) keep their text; only their URI attribute changes.
-            lines.append(_URI_ATTRIBUTE.sub(lambda m: f'URI="{url_for(m.group(1))}"', stripped))
-        else:
-            lines.append(url_for(stripped))
-    return "\n".join(lines) + "\n"
+def timestamp_map(mpegts_start: int | None) -> str:
+    """The WebVTT header line that ties cue time 0 to the MPEG-TS segments' first timestamp (90 kHz ticks).
+
+    FFmpeg's TS segments start at about 1.4 s, not 0; without this line a player following RFC 8216 would show
+    every caption that much early."""
+    return f"X-TIMESTAMP-MAP=MPEGTS:{mpegts_start or 0},LOCAL:00:00:00.000"
+
+
+def vtt_for_hls(vtt: str, mpegts_start: int | None) -> str:
+    """The transcript's WebVTT with the timestamp map in its header (kept once, replacing an older one)."""
+    lines = vtt.replace("\r\n", "\n").split("\n")
+    if not lines or not lines[0].startswith("WEBVTT"):
+        raise ValueError("not a WebVTT file")
+    header_end = lines.index("") if "" in lines else len(lines)
+    header = [line for line in lines[1:header_end] if not line.startswith("X-TIMESTAMP-MAP=")]
+    return "\n".join([lines[0], *header, timestamp_map(mpegts_start), *lines[header_end:]])
+
+
+def subtitles_playlist(vtt_uri: str, duration_seconds: float) -> str:
+    """A media playlist with the whole WebVTT file as its one segment (VOD)."""
+    duration = max(duration_seconds, 0.001)
+    return "\n".join(
+        [
+            "#EXTM3U",
+            "#EXT-X-VERSION:3",
+            f"#EXT-X-TARGETDURATION:{math.ceil(duration)}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+            f"#EXTINF:{duration:.3f},",
+            vtt_uri,
+            "#EXT-X-ENDLIST",
+            "",
+        ]
+    )
+
+
+def with_subtitles(master: str, *, uri: str, language: str | None) -> str:
+    """``master`` with one SUBTITLES rendition (``uri``, in ``language``) that every variant names.
+
+    Idempotent: a rendition added before (a retried step) is replaced, not doubled. AUTOSELECT lets a player
+    turn the captions on when they match the viewer's language settings; DEFAULT=NO leaves them off otherwise.
+    """
+    lines = [line for line in master.replace("\r\n", "\n").split("\n") if not _is_our_media(line)]
+    if not lines or lines[0] != "#EXTM3U":
+        raise ValueError("not an HLS playlist")
+    attributes = [
+        "TYPE=SUBTITLES",
+        f'GROUP-ID="{SUBTITLES_GROUP}"',
+        f'NAME="{language_name(language)}"',
+        *([f'LANGUAGE="{language}"'] if language else []),
+        "DEFAULT=NO",
+        "AUTOSELECT=YES",
+        "FORCED=NO",
+        f'URI="{uri}"',
+    ]
+    media = "#EXT-X-MEDIA:" + ",".join(attributes)
+    out: list[str] = []
+    for line in lines:
+        if line.startswith(_STREAM_INF):
+            if media:  # renditions go before the variants that name them
+                out.append(media)
+                media = ""
+            line = _GROUP_ATTRIBUTE.sub("", line) + f',SUBTITLES="{SUBTITLES_GROUP}"'
+        out.append(line)
+    return "\n".join(out)
+
+
+def _is_our_media(line: str) -> bool:
+    return line.startswith("#EXT-X-MEDIA:") and f'GROUP-ID="{SUBTITLES_GROUP}"' in line

@@ -201,6 +201,8 @@ class Job(BaseModel):
     #: What the client asked for at upload; the defaults when it asked for nothing.
     options: ProcessingOptions = Field(default_factory=ProcessingOptions)
     completed_at: str | None = None
+    #: Audio and video: the spoken language (ISO 639-1) the transcript is in, detected or given.
+    language: str | None = None
     error: JobError | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)

@@ -91,6 +91,7 @@ def dev(
     def announce() -> None:
         stack.start()
         table = Table.grid(padding=(0, 2))
+        table.add_row("Web app", f"{stack.api_url}/app/")
         table.add_row("API", stack.api_url)
         table.add_row("API docs", f"{stack.api_url}/docs")
         table.add_row("AWS endpoint", stack.endpoint_url)
@@ -152,12 +153,23 @@ def provision(
             envvar="SMMU_DEV_API_KEY", help="Register this API key for the 'dev' tenant (a local stack's key)"
         ),
     ] = None,
+    cors_origins: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SMMU_CORS_ORIGINS",
+            help='Browser origins the buckets admit (a JSON list, e.g. ["http://127.0.0.1:8000"]): the web app\'s',
+        ),
+    ] = None,
 ) -> None:
     """Apply the resource manifest to an emulator (idempotent)."""
+    from smmu_stack.manifest import Manifest
     from smmu_stack.provision import provision as apply
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    result = apply(endpoint_url, region, dependencies=dependencies)
+    manifest = Manifest.load()
+    if cors_origins:
+        manifest.data["environment"]["SMMU_CORS_ORIGINS"] = cors_origins
+    result = apply(endpoint_url, region, manifest, dependencies=dependencies)
     if dev_api_key:
         _key_store(endpoint_url, region, result.environment["SMMU_API_KEYS_TABLE"]).create(
             "dev", name="dev stack", token=dev_api_key
@@ -195,8 +207,8 @@ ApiKeyOption = Annotated[
     str | None, typer.Option(envvar="SMMU_API_KEY", help="Defaults to the key `smmu dev` wrote in .smmu/api-key")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout instead of a summary")]
-#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED or an upload was refused; 3 a wait timed
-#: out; 130 interrupted (Ctrl-C; run the same command again to resume).
+#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED (or was CANCELLED) or an upload was refused;
+#: 3 a wait timed out; 130 interrupted (Ctrl-C; run the same command again to resume).
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 3, 130
 
 
@@ -336,11 +348,13 @@ def upload(
 
 def _exit_for(transfers: "list[Any]", jobs: "list[dict[str, Any] | None]", timeout: float) -> None:
     timed_out = [t.job_id for t, job in zip(transfers, jobs, strict=True) if job is None]
-    failed = [job for job in jobs if job is not None and job["status"] == "FAILED"]
+    failed = [job for job in jobs if job is not None and job["status"] in ("FAILED", "CANCELLED")]
     for job in failed:
         error = job.get("error") or {}
         err_console.print(
-            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}",
+            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}"
+            if job["status"] == "FAILED"
+            else f"job {job['job_id']} was CANCELLED",
             highlight=False,
             soft_wrap=True,
         )

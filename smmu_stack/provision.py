@@ -210,7 +210,8 @@ class Provisioner:
                         {
                             "AllowedMethods": spec["cors_allowed_methods"],
                             "AllowedOrigins": origins,
-                            "AllowedHeaders": ["Content-Type"],
+                            # The checksum header is signed into every part URL: the browser must send it.
+                            "AllowedHeaders": ["Content-Type", "x-amz-checksum-sha256"],
                             "MaxAgeSeconds": 3000,
                         }
                     ]

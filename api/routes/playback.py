@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from api import playback
 from api.deps import CallerDep, JobsDep, PresignerDep, ProcessedDep, SettingsDep, UsageDep, too_many
 from api.schemas import Playback
-from smmu.hls import PLAYLIST_SUFFIX, PlaylistError, rewrite
+from smmu.hls_rewrite import PLAYLIST_SUFFIX, PlaylistError, rewrite
 from smmu.jobs import Job, JobStatus, isoformat
 from smmu.keys import output_key
 from smmu.quotas import LimitExceeded

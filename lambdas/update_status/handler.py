@@ -36,7 +36,11 @@ def lambda_handler(event: StatusUpdate, context: LambdaContext) -> StatusUpdateR
                 entry=TimelineEntry(
                     step="Completed", outcome="info", detail=f"{len(outputs)} outputs", attempt=attempt
                 ),
-                fields={"outputs": outputs, "completed_at": now_iso()},
+                fields={
+                    "outputs": outputs,
+                    "completed_at": now_iso(),
+                    **({"language": event.language} if event.language else {}),
+                },
                 attempt=event.attempt,
             )
         case MarkFailed():

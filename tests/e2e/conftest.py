@@ -103,7 +103,8 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            # The worker services may each finish a long poll of their queue first (~20 s).
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
 

@@ -102,9 +102,12 @@ def test_retry_after_a_failure_completes_from_the_stored_upload(client, target):
         awslambda.update_function_code(FunctionName=function, ZipFile=original)
     assert failed["status"] == "FAILED" and "out of ink" in failed["error"]["message"]
 
-    response = client.http.post(f"/v1/jobs/{job_id}/retry")
-    assert response.status_code == 202, response.text
-    assert response.json() == {
+    # Through the CLI, as an operator would.
+    retried = CliRunner().invoke(
+        cli, ["jobs", "retry", job_id, "--json", "--api", target.api_url, "--api-key", target.api_key]
+    )
+    assert retried.exit_code == 0, retried.output
+    assert json.loads(retried.stdout) == {
         "job_id": job_id,
         "status": "QUEUED",
         "attempt": 2,

@@ -6,7 +6,7 @@ import jwt
 import pytest
 
 from api import playback
-from smmu.hls import PlaylistError, rewrite
+from smmu.hls_rewrite import PlaylistError, rewrite
 
 pytestmark = pytest.mark.unit
 

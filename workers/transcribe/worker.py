@@ -50,7 +50,7 @@ def write_outputs(transcript: Transcript, out_dir: Path) -> list[Artifact]:
             "transcript",
         ),
         "transcript.srt": (to_srt(transcript.segments), "application/x-subrip", "subtitles_srt"),
-        "transcript.vtt": (to_vtt(transcript.segments), "text/vtt", "subtitles_vtt"),
+        "transcript.vtt": (to_vtt(transcript.segments, transcript.language), "text/vtt", "subtitles_vtt"),
     }
     artifacts = []
     for name, (text, content_type, kind) in files.items():

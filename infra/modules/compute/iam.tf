@@ -62,6 +62,12 @@ locals {
       local.list_output_versions,
       local.remove_outputs,
     ]
+    # Reads the HLS master and the transcript's WebVTT, writes the captions next to the master.
+    package_hls = [
+      local.job_records,
+      { sid = "ReadOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+    ]
   }
 
   service_statements = {
