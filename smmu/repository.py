@@ -4,13 +4,14 @@ Each takes its boto3 client: the caller decides where it points (``smmu.aws.clie
 """
 
 import base64
+import builtins
 import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from smmu.jobs import Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.jobs import Job, JobStatus, TimelineEntry, allowed_sources, content_key, dump, now_iso
 from smmu.ports import JobAlreadyExistsError
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ _CURSOR_FIELDS = frozenset({"job_id", "created_at"})
 _MAX_CURSOR = 512
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
+BY_CONTENT_INDEX = "by_content"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -236,6 +238,47 @@ class JobRepository:
         for page in self._db.get_paginator("query").paginate(**params):
             count += page["Count"]
         return count
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CONTENT_INDEX,
+            "KeyConditionExpression": "content_key = :key",
+            "FilterExpression": "#status = :completed",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":key": {"S": content_key(tenant_id, sha256)},
+                ":completed": {"S": JobStatus.COMPLETED.value},
+            },
+            "ScanIndexForward": True,  # the oldest: the original, not one of its duplicates
+        }
+        for page in self._db.get_paginator("query").paginate(**params, PaginationConfig={"MaxItems": 100}):
+            for item in page.get("Items", []):
+                return Job.model_validate(_from_dynamo(item))
+        return None
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CREATED_INDEX,
+            "KeyConditionExpression": "listing = :pk",
+            "FilterExpression": "attribute_exists(perceptual_hash)",
+            "ExpressionAttributeValues": {":pk": {"S": listing_partition(tenant_id)}},
+            "ScanIndexForward": False,
+            "Limit": min(scan_limit, 500),
+        }
+        found: builtins.list[Job] = []
+        scanned = 0
+        while scanned < scan_limit:
+            resp = self._db.query(**params)
+            scanned += resp.get("ScannedCount", 0)
+            found += [Job.model_validate(_from_dynamo(item)) for item in resp.get("Items", [])]
+            last = resp.get("LastEvaluatedKey")
+            if last is None:
+                break
+            params["ExclusiveStartKey"] = last
+            params["Limit"] = max(1, min(scan_limit - scanned, 500))
+        return found
 
 
 class MediaRepository:

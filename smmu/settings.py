@@ -5,6 +5,7 @@ Every value comes from the environment (``SMMU_*``); the defaults equal the name
 """
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,16 @@ class Settings(BaseSettings):
     pending_upload_ttl_seconds: int = 24 * 3600
     download_url_ttl_seconds: int = 300
     thumbnail_widths: tuple[int, ...] = (160, 320, 640)
+    #: Every thumbnail width in each of these formats (JSON list); the first that can carry the picture is the
+    #: ``thumbnail`` output, the others ``thumbnail_variant`` outputs (JPEG cannot carry transparency).
+    image_formats: tuple[Literal["jpeg", "webp", "avif"], ...] = Field(default=("jpeg", "webp", "avif"), min_length=1)
+    #: Photos' GPS coordinates in the metadata the API returns. Off: outputs never carry them and the metadata
+    #: says only that the original had some (``exif.HasGPS``).
+    expose_image_location: bool = False
+    #: ``GET /v1/jobs/{id}/similar``: the most differing bits (of 128) of a near-duplicate's perceptual hash, and
+    #: how many of the tenant's newest jobs are compared.
+    similar_max_distance: int = Field(default=12, ge=0, le=128)
+    similar_scan_limit: int = Field(default=2000, gt=0)
     # A media worker that has not sent a heartbeat for this long is presumed dead; its task is retried. Three
     # of the workers' beats (SMMU_WORKER_HEARTBEAT_SECONDS, 10 s) fit in it, and with the retry's delay and a
     # worker's start a SIGKILLed worker's task runs again within 45 s.

@@ -47,6 +47,10 @@ locals {
       local.read_uploads,
       { sid = "WriteMedia", actions = ["dynamodb:PutItem"], resources = [local.media_table] },
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+      # Duplicates: finds a completed job with the same bytes (the jobs index) and copies its outputs and metadata.
+      { sid = "FindDuplicates", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
+      { sid = "ReuseOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      { sid = "ReuseMedia", actions = ["dynamodb:GetItem"], resources = [local.media_table] },
     ]
   }
 
