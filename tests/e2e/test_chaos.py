@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from smmu_stack.devkit import worker_media as media
+from smmu_stack.devkit.processes import cpu_ticks, cwd, parent, processes
 from tests import media as images
 from tests.e2e.conftest import TARGET
 from tests.e2e.test_delivery_and_faults import _s3_event
@@ -98,36 +99,6 @@ def test_hostile_and_odd_inputs_end_as_expected(client, target, tmp_path):
 # -- killed processes (embedded target) --------------------------------------------------------------------
 
 
-def _processes(marker: bytes, environ: bytes | None = None) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if marker in (proc / "cmdline").read_bytes() and (
-                environ is None or environ in (proc / "environ").read_bytes().split(b"\0")
-            ):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
-def _cwd(pid: int) -> Path:
-    try:
-        return Path(os.readlink(f"/proc/{pid}/cwd"))
-    except OSError:
-        return Path("/")
-
-
-def _cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return -1
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
 def test_a_function_environment_killed_mid_invocation_is_retried_and_the_job_completes(client, target):
     if target.work_dir is None:
         pytest.skip("needs the embedded target, whose function environments the test can kill")
@@ -141,12 +112,12 @@ def test_a_function_environment_killed_mid_invocation_is_retried_and_the_job_com
         # This stack's environments only: their working directory is the function's code in its work dir.
         runtimes = [
             pid
-            for pid in _processes(b"lambda_runtime.py", f"AWS_LAMBDA_FUNCTION_NAME={function}".encode())
-            if _cwd(pid).is_relative_to(target.work_dir)
+            for pid in processes(b"lambda_runtime.py", f"AWS_LAMBDA_FUNCTION_NAME={function}".encode())
+            if cwd(pid).is_relative_to(target.work_dir)
         ]
-        before = {pid: _cpu_ticks(pid) for pid in runtimes}
+        before = {pid: cpu_ticks(pid) for pid in runtimes}
         time.sleep(0.05)
-        victim = next((pid for pid in runtimes if _cpu_ticks(pid) > before[pid] + 1), None)
+        victim = next((pid for pid in runtimes if cpu_ticks(pid) > before[pid] + 1), None)
     os.kill(victim, signal.SIGKILL)  # mid-invocation: it is burning CPU on our image
 
     job = client.wait(job_id, timeout=120)
@@ -179,7 +150,7 @@ def test_a_worker_killed_mid_transcode_fails_over_within_the_bound_leaving_nothi
     source = media.video(tmp_path / "long.mp4", size="1280x720", seconds=30)
     job_id, _ = client.upload(source.read_bytes(), "long.mp4", "video/mp4")
     deadline = time.monotonic() + 60
-    while not (ffmpeg := [p for p in _processes(b"ffmpeg") if _parent(p) == victim]):
+    while not (ffmpeg := [p for p in processes(b"ffmpeg") if parent(p) == victim]):
         assert time.monotonic() < deadline, client.job(job_id)
         time.sleep(0.1)
     victim_scratch = [p for p in scratch.iterdir() if p.name.startswith(f"{victim}-")]
@@ -190,7 +161,7 @@ def test_a_worker_killed_mid_transcode_fails_over_within_the_bound_leaving_nothi
     # The task runs again: a new ffmpeg under the replacement worker, within the bound.
     while True:
         workers = set(json.loads(state_file.read_text())["pids"]) - {victim}
-        if [p for p in _processes(b"ffmpeg") if p not in ffmpeg and _parent(p) in workers]:
+        if [p for p in processes(b"ffmpeg") if p not in ffmpeg and parent(p) in workers]:
             break
         assert time.monotonic() - killed_at < FAILOVER_BOUND_SECONDS, "the task did not run again in time"
         time.sleep(0.1)
@@ -219,13 +190,6 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "X"
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return 0
 
 
 # -- duplicates and bursts ---------------------------------------------------------------------------------
