@@ -3,7 +3,7 @@
 Pillow reads the header and the metadata (lazily: no pixels) and guards the pixel limit; libvips makes the
 thumbnails, shrinking while it decodes, so the memory an image needs does not grow with its pixel count (an
 8900x8900 PNG: under 150 MB instead of about 1 GB). Pillow makes them for the formats libvips does not read here
-(HEIC among them: the libvips wheel carries no HEVC decoder; pillow-heif's does).
+or decodes slower (HEIC through pillow-heif, AVIF; see ``_VIPS_FORMATS``).
 
 Each width is decoded once and encoded in every requested format (JPEG, WebP, AVIF). The smallest rendition also
 gives the placeholder (a ThumbHash and the dominant colour) and the perceptual hash (dHash) that finds
@@ -331,9 +331,10 @@ def _libvips() -> Any:
 # Loaded with the module, i.e. during the function's cold start, not inside its first invocation.
 _libvips()
 
-#: Formats whose libvips loader streams (and, for JPEG and WebP, shrinks while decoding). AVIF: libheif decodes
-#: it (with the container's rotation and mirroring applied); HEIC is left to Pillow (no HEVC decoder here).
-_VIPS_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "AVIF"})
+#: Formats whose libvips loader streams (and, for JPEG and WebP, shrinks while decoding). HEIC and AVIF go to
+#: Pillow: this libvips has no HEVC decoder, and its AV1 decoder (aom) took 234 ms where Pillow's (dav1d) took
+#: 12 ms for a 640x427 AVIF (docs/performance.md).
+_VIPS_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF"})
 
 
 def _vips_encoders(pyvips: Any) -> dict[str, Callable[[Any], bytes]]:
