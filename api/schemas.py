@@ -6,6 +6,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smmu.jobs import JobError, JobStatus, Output, Placeholder, TimelineEntry
 from smmu.keys import clean_filename
+from smmu.options import ProcessingOptions
+
+
+class UploadOptions(ProcessingOptions):
+    """The per-upload options as a request states them: unknown options are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class UploadRequest(BaseModel):
@@ -32,6 +39,11 @@ class UploadRequest(BaseModel):
         default_factory=list,
         max_length=100,
         description="SHA-256 (base64) of the first parts, in order: the response carries their URLs",
+    )
+    options: UploadOptions | None = Field(
+        default=None,
+        description="What to make from this file (thumbnail widths and formats, ladder rungs, HLS, transcription, "
+        "spoken language); left out: the defaults. Limits: /v1/limits.",
     )
 
     @field_validator("filename")
@@ -129,6 +141,17 @@ class Limits(BaseModel):
     multipart_max_parts: int
     allowed_content_types: list[str]
     upload_url_ttl_seconds: int
+    options: "OptionLimits"
+
+
+class OptionLimits(BaseModel):
+    """The bounds of the per-upload options."""
+
+    thumbnail_width_min: int
+    thumbnail_width_max: int
+    thumbnail_widths_max: int
+    thumbnail_formats: list[str]
+    ladder_rungs: list[int]
 
 
 class OutputView(Output):
@@ -154,7 +177,10 @@ class JobView(BaseModel):
     placeholder: Placeholder | None = Field(
         default=None, description="Paint this before any download: ThumbHash (base64) and dominant colour"
     )
+    language: str | None = Field(default=None, description="Audio and video: the spoken language (ISO 639-1)")
     error: JobError | None = None
+    attempt: int = Field(default=1, description="1, or the attempt a retry started")
+    options: ProcessingOptions = Field(description="What the upload asked for (null fields: the defaults)")
     timeline: list[TimelineEntry]
     outputs: list[OutputView]
     metadata: dict[str, Any] | None = None

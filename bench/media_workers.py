@@ -8,7 +8,7 @@ For generated files (a 1280x720 clip with a spoken soundtrack, and 640x360 clips
 2. transcribe: the worker service end to end against faster-whisper called directly on the file (model loaded
    beforehand in both);
 3. the real-time factor (processing seconds per audio second) of faster-whisper and openai-whisper with the
-   same model (tiny.en);
+   same model (Whisper base, the default);
 4. the peak resident memory of each worker process (and of the largest FFmpeg it ran) for a short and a long
    input: it must not grow with the input's length.
 
@@ -272,7 +272,7 @@ def main() -> None:
         ]
         rtf = tr["rtf"]
         for backend, (factor, words) in rtf.items():
-            rows.append((f"real-time factor, {backend} (tiny.en, {words} words)", f"{factor:.3f}"))
+            rows.append((f"real-time factor, {backend} ({words} words)", f"{factor:.3f}"))
         if len(rtf) == 2:
             ratio = rtf["openai-whisper"][0] / rtf["faster-whisper"][0]
             rows.append(("openai-whisper / faster-whisper time", f"{ratio:.1f}x"))

@@ -40,7 +40,7 @@ from smmu_stack.devkit.processes import cpu_ticks, parent, processes, status_fie
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 class Stack:

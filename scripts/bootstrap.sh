@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bring this machine to where `make dev` / `make test` can run: the system tools (FFmpeg for the media workers,
-# espeak-ng for the tests' speech, Python's venv module) and the project's virtual environment (.venv).
+# espeak-ng for the tests' speech, Chromium for the web app's browser tests, Python's venv module) and the
+# project's virtual environment (.venv).
 # Idempotent and quick when nothing changed: the install is keyed on pyproject.toml, the lock and this script.
 # Every version comes from requirements.lock (`make lock`), the one pinned set the images and the Lambda
 # dependencies install from too; it is applied as constraints, so each installs only what it needs, locked.
@@ -21,6 +22,12 @@ ensure_system_packages() {
   local -a missing=()
   { command -v ffmpeg && command -v ffprobe; } >/dev/null || missing+=(ffmpeg)
   if [ "$PURPOSE" = test ]; then command -v espeak-ng >/dev/null || missing+=(espeak-ng); fi
+  # The web app's browser tests drive Chromium (tests/web). Debian's package is a real browser (Ubuntu's is a
+  # snap wrapper that does not install in a container), so only there is it installed; elsewhere those tests
+  # skip, saying why.
+  if [ "$PURPOSE" = test ] && ! command -v chromium >/dev/null && grep -qs '^ID=debian' /etc/os-release; then
+    missing+=(chromium)
+  fi
   [ -x .venv/bin/python ] || "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ "${#missing[@]}" -gt 0 ] || return 0
   local sudo=""

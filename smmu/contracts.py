@@ -6,6 +6,7 @@ Who sends what to whom::
     dispatcher --StartExecution--> state machine               ExecutionInput
     state machine --lambda:invoke--> ValidateInput/DetectType/ProcessImage    ObjectStep
                                      <-- ValidateInputResult / DetectTypeResult / ProcessImageResult
+    state machine --lambda:invoke--> PackageHls                PackageHls  <-- PackageHlsResult
     state machine --lambda:invoke--> UpdateStatus              StatusUpdate (RUNNING / COMPLETED / FAILED)
                                      <-- StatusUpdateResult
     state machine --sqs:sendMessage.waitForTaskToken--> worker WorkerTask
@@ -29,6 +30,9 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, TypeAdapter
 
 from smmu.jobs import JobStatus, Output
+from smmu.options import ProcessingOptions
+
+__all__ = ["ProcessingOptions"]  # re-exported: the options travel in ExecutionInput, ObjectStep and WorkerTask
 
 
 class Message(BaseModel):
@@ -120,6 +124,11 @@ class ExecutionInput(Message):
     key: str
     #: Task states read it (HeartbeatSecondsPath), so it is a setting, not a constant in the ASL.
     worker_heartbeat_seconds: int
+    #: Which attempt of the job this execution is (a retry starts the next); status updates carry it, so a late
+    #: update of an earlier attempt cannot change the job.
+    attempt: int = Field(default=1, ge=1)
+    #: What the client chose for this upload; the steps that use it get it passed on.
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 class ObjectStep(Message):
@@ -128,6 +137,8 @@ class ObjectStep(Message):
     job_id: str
     bucket: str
     key: str
+    #: ProcessImage reads the thumbnail options.
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 class ValidateInputResult(Message):
@@ -150,31 +161,63 @@ class StepFunctionsError(Message):
     Cause: str | None = None
 
 
+class HlsFacts(Message):
+    """What the transcode worker tells about its HLS output beyond the files."""
+
+    #: The first MPEG-TS timestamp (90 kHz ticks) of the segments: captions are mapped onto it.
+    mpegts_start: int | None = None
+
+
 class OutputGroup(Message):
     """One parallel branch's result, as its ResultSelector keeps it."""
 
     outputs: list[Output] = Field(default_factory=list)
+    #: Transcode: its HLS facts (empty for audio); Transcribe: the transcript's summary (language, ...).
+    hls: HlsFacts | None = None
+    transcript: dict[str, Any] | None = None
+
+
+class PackageHls(ObjectStep):
+    """PackageHls's input: the job and the parallel branches' results (transcode, transcribe)."""
+
+    groups: list[OutputGroup] = Field(default_factory=list)
+
+
+class PackageHlsResult(Message):
+    """The branches' outputs with the captions added (and the master playlist's new size); the spoken language
+    ("" when none was detected: the state machine passes the field on, so it is always there)."""
+
+    output_groups: list[OutputGroup]
+    language: str = ""
 
 
 class MarkRunning(Message):
     job_id: str
     status: Literal[JobStatus.RUNNING]
+    #: The execution's attempt (None from an older state machine: not checked).
+    attempt: int | None = None
 
 
 class MarkCompleted(Message):
     job_id: str
     status: Literal[JobStatus.COMPLETED]
+    attempt: int | None = None
     #: Image jobs pass one list; media jobs one group per parallel branch (transcode, transcribe).
     outputs: list[Output] = Field(default_factory=list)
     output_groups: list[OutputGroup] = Field(default_factory=list)
+    #: A second step's outputs after the first's (an animated GIF: its MP4 and WebP after the thumbnails).
+    more_outputs: list[Output] = Field(default_factory=list)
+    #: The spoken language (ISO 639-1) the transcript found; "" or absent: none.
+    language: str | None = None
 
     def all_outputs(self) -> list[Output]:
-        return [*self.outputs, *(o for group in self.output_groups for o in group.outputs)]
+        return [*self.outputs, *(o for group in self.output_groups for o in group.outputs), *self.more_outputs]
 
 
 class MarkFailed(Message):
     job_id: str
     status: Literal[JobStatus.FAILED]
+    attempt: int | None = None
     failed_step: str = "Unknown"
     error: StepFunctionsError = Field(default_factory=StepFunctionsError)
 
@@ -189,6 +232,12 @@ class StatusUpdateResult(Message):
     status: JobStatus
     #: False when the job's current status did not allow the transition (a late or duplicate update).
     changed: bool
+    #: The job's status after the update, if the job still exists at the update's attempt; None otherwise (it
+    #: was deleted, or retried as a later attempt).
+    current_status: JobStatus | None = None
+    #: The job is RUNNING at this attempt, so the execution should go on (after MarkRunning: False once the job
+    #: was cancelled, deleted or retried before its execution got going).
+    proceed: bool = True
 
 
 class ReconcileRequest(Message):
@@ -197,6 +246,9 @@ class ReconcileRequest(Message):
     grace_seconds: int | None = None
     #: Multipart uploads started longer ago than this are aborted (default: the setting).
     abandoned_upload_seconds: int | None = None
+    #: Retention in days (default: the settings; 0 keeps everything): older uploads and outputs are removed.
+    raw_retention_days: int | None = None
+    output_retention_days: int | None = None
 
 
 class ReconcileReport(Message):
@@ -205,6 +257,9 @@ class ReconcileReport(Message):
     failed: list[str] = Field(default_factory=list)
     #: Jobs whose abandoned multipart upload was aborted (their parts discarded, the job FAILED).
     aborted_uploads: list[str] = Field(default_factory=list)
+    #: Files removed because they outlived their retention: uploads and outputs.
+    expired_uploads: int = 0
+    expired_outputs: int = 0
 
 
 # -- media workers (task-token queues) ---------------------------------------------------------------------
@@ -220,6 +275,10 @@ class WorkerTask(Message):
     media_type: str | None = None
     #: How many times a starting worker has queued this task again because the worker running it died.
     requeued: int = Field(default=0, ge=0)
+    #: The job's attempt this task belongs to: once the job has moved on (cancelled, deleted, retried), the
+    #: worker stops the task.
+    attempt: int = Field(default=1, ge=1)
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
 class WorkerResult(Message):
@@ -238,3 +297,5 @@ class WorkerResult(Message):
     media: dict[str, Any] | None = None
     #: Transcribe: the transcript's summary (language, segments, note).
     transcript: dict[str, Any] | None = None
+    #: Transcode: facts about the HLS output (always present, empty for audio: the state machine selects it).
+    hls: HlsFacts | None = None

@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smmu.contracts import ExecutionInput
-from smmu.jobs import DEFAULT_TENANT, Job, JobStatus, TimelineEntry, allowed_sources, content_key, dump, now_iso
+from smmu.jobs import (
+    DEFAULT_TENANT,
+    RETRYABLE,
+    Job,
+    JobStatus,
+    TimelineEntry,
+    allowed_sources,
+    content_key,
+    dump,
+    execution_name,
+    now_iso,
+)
 from smmu.multipart import StoredPart
 from smmu.ports import JobAlreadyExistsError
 from smmu.repository import decode_cursor, encode_cursor
@@ -40,13 +51,36 @@ class InMemoryJobStore:
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        attempt: int | None = None,
     ) -> bool:
         with self._lock:
             item = self._items.get(job_id)
             if item is None or JobStatus(item["status"]) not in allowed_sources(target):
                 return False
+            if attempt is not None and item.get("attempt", 1) != attempt:
+                return False
             self._write(item, {**(fields or {}), "status": target.value}, entry, remove)
             return True
+
+    def restart(
+        self,
+        job_id: str,
+        *,
+        attempt: int,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        with self._lock:
+            item = self._items.get(job_id)
+            if item is None or JobStatus(item["status"]) not in RETRYABLE or item.get("attempt", 1) != attempt - 1:
+                return False
+            self._write(item, {**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt}, entry, remove)
+            return True
+
+    def delete(self, job_id: str) -> bool:
+        with self._lock:
+            return self._items.pop(job_id, None) is not None
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
         return self._update(job_id, {}, entry)
@@ -146,6 +180,9 @@ class InMemoryMediaStore:
         item = self._items.get(job_id)
         return dict(item) if item else None
 
+    def delete(self, job_id: str) -> bool:
+        return self._items.pop(job_id, None) is not None
+
 
 class InMemoryWorkflows:
     """Executions that do nothing on their own: a test says how each ends (``finish``)."""
@@ -155,17 +192,24 @@ class InMemoryWorkflows:
         self.statuses: dict[str, str] = {}
 
     def start(self, execution: ExecutionInput) -> str | None:
-        if execution.job_id in self.executions:
+        name = execution_name(execution.job_id, execution.attempt)
+        if name in self.executions:
             return None
-        self.executions[execution.job_id] = execution
-        self.statuses[execution.job_id] = "RUNNING"
-        return f"arn:aws:states:us-east-1:000000000000:execution:fake:{execution.job_id}"
+        self.executions[name] = execution
+        self.statuses[name] = "RUNNING"
+        return f"arn:aws:states:us-east-1:000000000000:execution:fake:{name}"
 
-    def status(self, job_id: str) -> str | None:
-        return self.statuses.get(job_id)
+    def status(self, name: str) -> str | None:
+        return self.statuses.get(name)
 
-    def finish(self, job_id: str, status: str) -> None:
-        self.statuses[job_id] = status
+    def stop(self, name: str, cause: str) -> bool:
+        if self.statuses.get(name) != "RUNNING":
+            return False
+        self.statuses[name] = "ABORTED"
+        return True
+
+    def finish(self, name: str, status: str) -> None:
+        self.statuses[name] = status
 
 
 class InMemoryMultipartUploads:
@@ -201,3 +245,36 @@ class InMemoryMultipartUploads:
             for (key, upload_id), (initiated, _) in self.uploads.items()
             if key.startswith(prefix) and initiated < initiated_before
         ]
+
+
+class InMemoryObjects:
+    """Buckets as versioned S3 keeps them: a key's versions until each is deleted."""
+
+    def __init__(self) -> None:
+        #: (bucket, key) -> how many versions are stored
+        self.versions: dict[tuple[str, str], int] = {}
+        #: (bucket, key) -> when its newest version was written
+        self.written: dict[tuple[str, str], datetime] = {}
+
+    def put(self, bucket: str, key: str, at: datetime | None = None) -> None:
+        self.versions[(bucket, key)] = self.versions.get((bucket, key), 0) + 1
+        self.written[(bucket, key)] = at or datetime.now(UTC)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return (bucket, key) in self.versions
+
+    def remove_all(self, bucket: str, prefix: str) -> list[str]:
+        doomed = sorted(key for (b, key) in self.versions if b == bucket and key.startswith(prefix))
+        for key in doomed:
+            del self.versions[(bucket, key)]
+            self.written.pop((bucket, key), None)
+        return doomed
+
+    def expire(self, bucket: str, prefix: str, before: datetime) -> list[str]:
+        old = sorted(k for (b, k), at in self.written.items() if b == bucket and k.startswith(prefix) and at < before)
+        for key in old:
+            del self.versions[(bucket, key)], self.written[(bucket, key)]
+        return old
+
+    def keys(self, bucket: str) -> list[str]:
+        return sorted(key for (b, key) in self.versions if b == bucket)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from smmu.errors import code_for, error_codes
+from smmu.options import ProcessingOptions
 
 if TYPE_CHECKING:
     from smmu.ports import JobStore
@@ -19,7 +20,17 @@ class JobStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    #: Stopped on request (``POST /v1/jobs/{id}/cancel``); final like COMPLETED and FAILED.
+    CANCELLED = "CANCELLED"
 
+
+#: Statuses a job's attempt ends in: nothing of the pipeline moves a job out of them. Only a retry (a new attempt,
+#: ``RETRYABLE``) does.
+TERMINAL_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+#: Statuses a job is being worked on in (or waits for its upload in): a cancel stops them.
+ACTIVE_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.PENDING_UPLOAD, JobStatus.QUEUED, JobStatus.RUNNING})
+#: Statuses a retry may start a new attempt from.
+RETRYABLE: frozenset[JobStatus] = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
 
 #: target status -> the statuses a job may be in to move there. Anything else is a late or duplicate event,
 #: and the conditional write that enforces this table refuses it, so a job never moves backwards.
@@ -27,8 +38,19 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.PENDING_UPLOAD}),
     JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
     JobStatus.COMPLETED: frozenset({JobStatus.RUNNING}),
-    JobStatus.FAILED: frozenset({JobStatus.PENDING_UPLOAD, JobStatus.QUEUED, JobStatus.RUNNING}),
+    JobStatus.FAILED: ACTIVE_STATUSES,
+    JobStatus.CANCELLED: ACTIVE_STATUSES,
 }
+
+
+def is_terminal(status: JobStatus) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+def execution_name(job_id: str, attempt: int) -> str:
+    """The name of the execution of a job's attempt: the job id for the first (as before retries existed), then
+    ``<job id>-<attempt>``; a name is never reused, so a second start of one attempt is impossible."""
+    return job_id if attempt <= 1 else f"{job_id}-{attempt}"
 
 
 def allowed_sources(target: JobStatus) -> frozenset[JobStatus]:
@@ -58,6 +80,8 @@ class TimelineEntry(BaseModel):
     at: str = Field(default_factory=now_iso)
     duration_ms: float | None = None
     detail: str | None = None
+    #: The job's attempt the entry belongs to, from the second attempt on (a retry starts one).
+    attempt: int | None = None
 
 
 class JobError(BaseModel):
@@ -143,7 +167,13 @@ class Job(BaseModel):
     placeholder: Placeholder | None = None
     #: dHash of an image (128 bits, hex), for ``GET /v1/jobs/{id}/similar``.
     perceptual_hash: str | None = None
+    #: 1 for the first run; each retry starts a new attempt (a new execution) of the same upload.
+    attempt: int = 1
+    #: What the client asked for at upload; the defaults when it asked for nothing.
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
     completed_at: str | None = None
+    #: Audio and video: the spoken language (ISO 639-1) the transcript is in, detected or given.
+    language: str | None = None
     error: JobError | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
@@ -160,6 +190,7 @@ def new_job(
     raw_key: str,
     upload_ttl_seconds: int,
     pending_ttl_seconds: int,
+    options: ProcessingOptions | None = None,
 ) -> Job:
     created = utcnow()
     return Job(
@@ -175,6 +206,7 @@ def new_job(
         updated_at=isoformat(created),
         upload_expires_at=isoformat(datetime.fromtimestamp(created.timestamp() + upload_ttl_seconds, UTC)),
         expires_at=int(created.timestamp()) + pending_ttl_seconds,
+        options=options or ProcessingOptions(),
         timeline=[TimelineEntry(step="UploadRequested", outcome="info", at=isoformat(created))],
     )
 
@@ -201,12 +233,19 @@ def job_error_from_step_functions(step: str, error_name: str | None, cause: str 
     return JobError(step=step, code=code_for(name), message=f"{step} failed: {message}")
 
 
-def fail_job(jobs: "JobStore", job_id: str, error: JobError, *, timeline_step: str) -> bool:
-    """Move a job to FAILED with ``error`` as its reason; False if its status does not allow it (it has ended)."""
+def fail_job(jobs: "JobStore", job_id: str, error: JobError, *, timeline_step: str, attempt: int | None = None) -> bool:
+    """Move a job to FAILED with ``error`` as its reason; False if its status does not allow it (it has ended) or,
+    given ``attempt``, the job has moved on to another attempt."""
     return jobs.transition(
         job_id,
         JobStatus.FAILED,
-        entry=TimelineEntry(step=timeline_step, outcome="info", detail=error.message),
+        entry=TimelineEntry(
+            step=timeline_step,
+            outcome="info",
+            detail=error.message,
+            attempt=attempt if attempt and attempt > 1 else None,
+        ),
         fields={"error": dump(error), "completed_at": now_iso()},
         remove=("expires_at",),
+        attempt=attempt,
     )

@@ -35,9 +35,26 @@ class JobStore(Protocol):
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        attempt: int | None = None,
     ) -> bool:
-        """Move a job to ``target`` if its current status allows it, in one conditional write that also sets
-        ``fields``, removes ``remove`` and appends ``entry``; False (and no write) otherwise."""
+        """Move a job to ``target`` if its current status allows it (and, given ``attempt``, the job is still at
+        that attempt), in one conditional write that also sets ``fields``, removes ``remove`` and appends
+        ``entry``; False (and no write) otherwise."""
+
+    def restart(
+        self,
+        job_id: str,
+        *,
+        attempt: int,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """QUEUED again as ``attempt``, in one conditional write, if attempt ``attempt - 1`` ended FAILED or
+        CANCELLED (``smmu.jobs.RETRYABLE``); False (and no write) otherwise."""
+
+    def delete(self, job_id: str) -> bool:
+        """Remove the job's record; False if there was none."""
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
         """Append a timeline entry to an existing job; False if there is no such job."""
@@ -77,15 +94,21 @@ class MediaStore(Protocol):
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The record (``job_id``, ``media_type``, ``metadata``, ``updated_at``) or None."""
 
+    def delete(self, job_id: str) -> bool:
+        """Remove the record; False if there was none."""
+
 
 class Workflows(Protocol):
-    """One pipeline execution per job, named after the job id."""
+    """One pipeline execution per attempt of a job, named ``smmu.jobs.execution_name(job_id, attempt)``."""
 
     def start(self, execution: ExecutionInput) -> str | None:
-        """Start the job's execution; its id, or None if the job already has one (a second start is impossible)."""
+        """Start the attempt's execution; its id, or None if it already has one (a second start is impossible)."""
 
-    def status(self, job_id: str) -> str | None:
-        """The job's execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) or None if it has none."""
+    def status(self, name: str) -> str | None:
+        """The execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) or None if there is none."""
+
+    def stop(self, name: str, cause: str) -> bool:
+        """Stop the execution if it runs (ABORTED); False if it was not running."""
 
 
 class MultipartUploads(Protocol):
@@ -103,3 +126,15 @@ class MultipartUploads(Protocol):
 
     def incomplete(self, prefix: str, initiated_before: datetime) -> list[tuple[str, str]]:
         """(key, upload id) of the uploads under ``prefix`` started before ``initiated_before``."""
+
+
+class ObjectStore(Protocol):
+    """The buckets, as the job lifecycle needs them (``smmu.objects``)."""
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def remove_all(self, bucket: str, prefix: str) -> list[str]:
+        """Delete every object under ``prefix``, each version and delete marker; the keys removed."""
+
+    def expire(self, bucket: str, prefix: str, before: datetime) -> list[str]:
+        """Remove every version of each key under ``prefix`` last written before ``before``; the keys removed."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from smmu.jobs import Job, JobStatus, TimelineEntry, allowed_sources, content_key, dump, now_iso
+from smmu.jobs import RETRYABLE, Job, JobStatus, TimelineEntry, allowed_sources, content_key, dump, now_iso
 from smmu.ports import JobAlreadyExistsError
 
 if TYPE_CHECKING:
@@ -46,6 +46,15 @@ def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _attempt_condition(attempt: int, values: dict[str, Any]) -> str:
+    """The condition that a job is at ``attempt`` (adds its value to ``values``). A job stored before attempts
+    existed has no attribute: it is at attempt 1."""
+    values[":attempt"] = {"N": str(attempt)}
+    if attempt == 1:
+        return "(attribute_not_exists(#attempt) OR #attempt = :attempt)"
+    return "#attempt = :attempt"
 
 
 def listing_partition(tenant_id: str) -> str:
@@ -101,11 +110,15 @@ class JobRepository:
         entry: TimelineEntry | None = None,
         fields: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        attempt: int | None = None,
     ) -> bool:
-        """Move a job to ``target`` if its current status allows it; False (and no write) otherwise."""
+        """Move a job to ``target`` if its current status allows it (and, given ``attempt``, if the job is still at
+        that attempt); False (and no write) otherwise."""
         sources = sorted(allowed_sources(target))
-        values = {f":from{i}": {"S": status.value} for i, status in enumerate(sources)}
+        values: dict[str, Any] = {f":from{i}": {"S": status.value} for i, status in enumerate(sources)}
         condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
+        if attempt is not None:
+            condition += " AND " + _attempt_condition(attempt, values)
         return self._update(
             job_id,
             fields={**(fields or {}), "status": target.value},
@@ -114,6 +127,34 @@ class JobRepository:
             condition=condition,
             condition_values=values,
         )
+
+    def restart(
+        self,
+        job_id: str,
+        *,
+        attempt: int,
+        entry: TimelineEntry | None = None,
+        fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """QUEUED again as ``attempt``, if the job's attempt ``attempt - 1`` ended FAILED or CANCELLED; False (and
+        no write) otherwise: two retries of one attempt make one new attempt."""
+        values: dict[str, Any] = {f":from{i}": {"S": status.value} for i, status in enumerate(sorted(RETRYABLE))}
+        condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
+        condition += " AND " + _attempt_condition(attempt - 1, values)
+        return self._update(
+            job_id,
+            fields={**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt},
+            entry=entry,
+            remove=remove,
+            condition=condition,
+            condition_values=values,
+        )
+
+    def delete(self, job_id: str) -> bool:
+        """Remove the job's record; False if there was none."""
+        answer = self._db.delete_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ReturnValues="ALL_OLD")
+        return "Attributes" in answer
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
         """Append a timeline entry to an existing job."""
@@ -133,6 +174,8 @@ class JobRepository:
         remove: tuple[str, ...] = (),
     ) -> bool:
         names: dict[str, str] = {"#status": "status"} if "#status" in condition else {}
+        if "#attempt" in condition:
+            names["#attempt"] = "attempt"
         values: dict[str, Any] = dict(condition_values or {})
         sets = []
         for i, (name, value) in enumerate({**fields, "updated_at": now_iso()}.items()):
@@ -296,3 +339,7 @@ class MediaRepository:
         resp = self._db.get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}})
         item = resp.get("Item")
         return _from_dynamo(item) if item else None
+
+    def delete(self, job_id: str) -> bool:
+        answer = self._db.delete_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ReturnValues="ALL_OLD")
+        return "Attributes" in answer

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     api_keys_table: str = "smmu-api-keys"
     usage_table: str = "smmu-usage"
     state_machine_arn: str = ""
+    #: The pipeline's name, to find its ARN where SMMU_STATE_MACHINE_ARN is not set (a compose stack's API).
+    state_machine_name: str = "smmu-pipeline"
 
     max_upload_bytes: int = Field(default=5 * GIB, gt=0)
     #: Uploads larger than this go to S3 in parts (multipart upload, resumable, checksummed per part); smaller
@@ -55,6 +57,19 @@ class Settings(BaseSettings):
     #: how many of the tenant's newest jobs are compared.
     similar_max_distance: int = Field(default=12, ge=0, le=128)
     similar_scan_limit: int = Field(default=2000, gt=0)
+    #: Limits of the per-upload options (``smmu.options``): a request beyond them is refused with 422.
+    option_thumbnail_width_min: int = Field(default=16, gt=0)
+    option_thumbnail_width_max: int = Field(default=2048, gt=0)
+    option_thumbnail_widths_max: int = Field(default=6, gt=0)
+    #: The ladder rungs (a picture's short side) a client may choose from.
+    option_ladder_rungs: tuple[int, ...] = (1080, 720, 480, 360, 240)
+    #: Retention: uploaded files are removed this many days after upload, outputs this many days after they
+    #: were made (0: kept). On AWS the buckets' lifecycle rules do it (infra/resources.json keeps the same
+    #: numbers); locally the reconciler does (``lambdas/reconcile``).
+    raw_retention_days: int = Field(default=7, ge=0)
+    output_retention_days: int = Field(default=0, ge=0)
+    #: A worker checks this often whether its job was cancelled (or deleted, or retried), and then stops its tools.
+    cancel_check_seconds: float = Field(default=1.0, gt=0)
     # A media worker that has not sent a heartbeat for this long is presumed dead; its task is retried. Three
     # of the workers' beats (SMMU_WORKER_HEARTBEAT_SECONDS, 10 s) fit in it, and with the retry's delay and a
     # worker's start a SIGKILLed worker's task runs again within 45 s.

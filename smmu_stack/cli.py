@@ -91,6 +91,7 @@ def dev(
     def announce() -> None:
         stack.start()
         table = Table.grid(padding=(0, 2))
+        table.add_row("Web app", f"{stack.api_url}/app/")
         table.add_row("API", stack.api_url)
         table.add_row("API docs", f"{stack.api_url}/docs")
         table.add_row("AWS endpoint", stack.endpoint_url)
@@ -152,12 +153,23 @@ def provision(
             envvar="SMMU_DEV_API_KEY", help="Register this API key for the 'dev' tenant (a local stack's key)"
         ),
     ] = None,
+    cors_origins: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SMMU_CORS_ORIGINS",
+            help='Browser origins the buckets admit (a JSON list, e.g. ["http://127.0.0.1:8000"]): the web app\'s',
+        ),
+    ] = None,
 ) -> None:
     """Apply the resource manifest to an emulator (idempotent)."""
+    from smmu_stack.manifest import Manifest
     from smmu_stack.provision import provision as apply
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    result = apply(endpoint_url, region, dependencies=dependencies)
+    manifest = Manifest.load()
+    if cors_origins:
+        manifest.data["environment"]["SMMU_CORS_ORIGINS"] = cors_origins
+    result = apply(endpoint_url, region, manifest, dependencies=dependencies)
     if dev_api_key:
         _key_store(endpoint_url, region, result.environment["SMMU_API_KEYS_TABLE"]).create(
             "dev", name="dev stack", token=dev_api_key
@@ -195,8 +207,8 @@ ApiKeyOption = Annotated[
     str | None, typer.Option(envvar="SMMU_API_KEY", help="Defaults to the key `smmu dev` wrote in .smmu/api-key")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout instead of a summary")]
-#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED or an upload was refused; 3 a wait timed
-#: out; 130 interrupted (Ctrl-C; run the same command again to resume).
+#: Exit codes: 0 completed (or uploaded, without --wait); 1 a job FAILED (or was CANCELLED) or an upload was refused;
+#: 3 a wait timed out; 130 interrupted (Ctrl-C; run the same command again to resume).
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 3, 130
 
 
@@ -223,9 +235,22 @@ def upload(
     state_file: Annotated[
         Path | None, typer.Option(envvar="SMMU_UPLOAD_STATE", help="Resume state (default ~/.local/state/smmu)")
     ] = None,
+    thumbnail_width: Annotated[
+        list[int] | None, typer.Option(help="Images: a thumbnail width (repeat for several); default: the API's")
+    ] = None,
+    thumbnail_format: Annotated[
+        list[str] | None, typer.Option(help="Images: a thumbnail format, jpeg, webp or avif (repeat for several)")
+    ] = None,
+    ladder: Annotated[
+        list[int] | None, typer.Option(help="Video: a ladder rung, e.g. 720 (repeat for several); default: the API's")
+    ] = None,
+    hls: Annotated[bool | None, typer.Option(help="Video: make HLS (default: yes)")] = None,
+    transcribe: Annotated[bool | None, typer.Option(help="Audio and video: transcribe (default: yes)")] = None,
+    language: Annotated[str | None, typer.Option(help="The spoken language (ISO 639-1) or auto")] = None,
 ) -> None:
     """Upload files the way any client does: presigned POST for small files, S3 multipart (parallel parts,
-    SHA-256 per part, resumable: run the same command again) for large ones. Progress per file and overall."""
+    SHA-256 per part, resumable: run the same command again) for large ones. Progress per file and overall.
+    The processing options apply to every file of the command (see /v1/limits for their bounds)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from rich.progress import (
@@ -240,8 +265,20 @@ def upload(
     from smmu_stack.uploader import Api, Interrupted, RateLimit, ResumeState, Uploader, UploadError, default_state_file
 
     client = Api(api, _api_key(api_key))
+    chosen = {
+        "thumbnail_widths": thumbnail_width or None,
+        "thumbnail_formats": thumbnail_format or None,
+        "ladder": ladder or None,
+        "hls": hls,
+        "transcribe": transcribe,
+        "language": language,
+    }
     uploader = Uploader(
-        client, ResumeState(state_file or default_state_file()), parallel=parallel, rate=RateLimit(limit_rate)
+        client,
+        ResumeState(state_file or default_state_file()),
+        parallel=parallel,
+        rate=RateLimit(limit_rate),
+        options={name: value for name, value in chosen.items() if value is not None} or None,
     )
     progress = Progress(
         TextColumn("{task.description}", markup=False),
@@ -311,11 +348,13 @@ def upload(
 
 def _exit_for(transfers: "list[Any]", jobs: "list[dict[str, Any] | None]", timeout: float) -> None:
     timed_out = [t.job_id for t, job in zip(transfers, jobs, strict=True) if job is None]
-    failed = [job for job in jobs if job is not None and job["status"] == "FAILED"]
+    failed = [job for job in jobs if job is not None and job["status"] in ("FAILED", "CANCELLED")]
     for job in failed:
         error = job.get("error") or {}
         err_console.print(
-            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}",
+            f"job {job['job_id']} FAILED at {error.get('step')}: {error.get('code')}: {error.get('message')}"
+            if job["status"] == "FAILED"
+            else f"job {job['job_id']} was CANCELLED",
             highlight=False,
             soft_wrap=True,
         )
@@ -361,7 +400,9 @@ def _wait_jobs(uploader: "Any", job_ids: list[str], timeout: float, live: bool) 
 
 
 def _styled(status: str) -> str:
-    return {"COMPLETED": "[green]COMPLETED[/]", "FAILED": "[red]FAILED[/]"}.get(status, f"[yellow]{status}[/]")
+    return {"COMPLETED": "[green]COMPLETED[/]", "FAILED": "[red]FAILED[/]", "CANCELLED": "[magenta]CANCELLED[/]"}.get(
+        status, f"[yellow]{status}[/]"
+    )
 
 
 def job_summary(job: "dict[str, Any]") -> "Any":
@@ -442,6 +483,65 @@ def jobs_show(
         print(json.dumps(job, indent=2))
     else:
         console.print(job_summary(job))
+
+
+def _job_action(method: str, path: str, expected: int, api: str, api_key: str | None, as_json: bool) -> "Any":
+    from smmu_stack.uploader import Api, UploadError
+
+    client = Api(api, _api_key(api_key))
+    try:
+        answer = client.ok(method, path, expected)
+    except UploadError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        client.close()
+    if as_json:
+        print(json.dumps(answer, indent=2))
+    return answer
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_id: str,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a job that is waiting for its upload, queued or running; it ends CANCELLED and its outputs are removed."""
+    answer = _job_action("POST", f"/v1/jobs/{job_id}/cancel", 200, api, api_key, as_json)
+    if not as_json:
+        stopped = "its workflow was stopped" if answer["execution_stopped"] else "no workflow was running"
+        console.print(f"job {job_id} {_styled('CANCELLED')}: {stopped}, {answer['outputs_removed']} outputs removed")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: str,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Process a FAILED or CANCELLED job's upload again, as a new attempt."""
+    answer = _job_action("POST", f"/v1/jobs/{job_id}/retry", 202, api, api_key, as_json)
+    if not as_json:
+        console.print(f"job {job_id} {_styled(answer['status'])} again: attempt {answer['attempt']}")
+
+
+@jobs_app.command("delete")
+def jobs_delete(
+    job_id: str,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase a job: its upload, every output and its records (a running job is cancelled first)."""
+    answer = _job_action("DELETE", f"/v1/jobs/{job_id}", 200, api, api_key, as_json)
+    if not as_json:
+        console.print(
+            f"job {job_id} deleted{' (cancelled first)' if answer['cancelled'] else ''}: "
+            f"{len(answer['raw_objects'])} uploaded files, {answer['outputs_removed']} outputs, "
+            f"records {', '.join(answer['records']) or 'none'}"
+        )
 
 
 @jobs_app.command("download")

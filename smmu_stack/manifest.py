@@ -64,7 +64,8 @@ class Manifest:
     def resolve(self, reference: str, account: Account) -> str:
         """Resolve an environment reference such as ``table:jobs`` or ``state_machine_arn:pipeline``."""
         kind, sep, key = reference.partition(":")
-        if not sep:
+        # A literal value may hold a colon too: a URL, or a JSON list of origins (SMMU_CORS_ORIGINS).
+        if not sep or key.startswith("//") or not kind.replace("_", "").isalpha():
             return reference
         if kind == "bucket":
             return self.buckets[key]["name"]

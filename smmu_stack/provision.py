@@ -192,7 +192,7 @@ class Provisioner:
                         {
                             "ID": "expire-uploads",
                             "Status": "Enabled",
-                            "Filter": {"Prefix": "uploads/"},
+                            "Filter": {"Prefix": spec.get("expire_prefix", "uploads/")},
                             "Expiration": {"Days": spec["expire_after_days"]},
                             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                         }
@@ -210,7 +210,8 @@ class Provisioner:
                         {
                             "AllowedMethods": spec["cors_allowed_methods"],
                             "AllowedOrigins": origins,
-                            "AllowedHeaders": ["Content-Type"],
+                            # The checksum header is signed into every part URL: the browser must send it.
+                            "AllowedHeaders": ["Content-Type", "x-amz-checksum-sha256"],
                             "MaxAgeSeconds": 3000,
                         }
                     ]

@@ -23,7 +23,7 @@ import httpx
 
 #: Bytes per progress update (and per read of a part being sent).
 CHUNK = 256 * 1024
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 #: Status codes worth another try (after Retry-After or a short backoff); anything else is the answer.
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -171,6 +171,8 @@ class Uploader:
     parallel: int = 8
     rate: RateLimit = field(default_factory=lambda: RateLimit(None))
     stop: threading.Event = field(default_factory=threading.Event)
+    #: Per-upload processing options (``smmu.options.ProcessingOptions`` as JSON) sent with every file; None: none.
+    options: dict[str, Any] | None = None
     _limits: dict[str, Any] | None = None
     _pool: ThreadPoolExecutor | None = None
     _s3: httpx.Client | None = None
@@ -220,7 +222,12 @@ class Uploader:
             "POST",
             "/v1/uploads",
             201,
-            json={"filename": file.name, "content_type": content_type, "size_bytes": transfer.size_bytes},
+            json={
+                "filename": file.name,
+                "content_type": content_type,
+                "size_bytes": transfer.size_bytes,
+                **self._options(),
+            },
         )
         transfer.job_id = body["job_id"]
         upload = body["upload"]
@@ -233,6 +240,9 @@ class Uploader:
         if sent.status_code >= 300:
             raise UploadError(f"S3 refused the upload ({sent.status_code}): {sent.text[:500]}")
         transfer.parts_sent, transfer.bytes_sent = 1, transfer.size_bytes
+
+    def _options(self) -> dict[str, Any]:
+        return {"options": self.options} if self.options else {}
 
     def _client(self) -> httpx.Client:
         assert self._s3 is not None
@@ -280,6 +290,7 @@ class Uploader:
                     "multipart": True,
                     "part_size_bytes": part_size,
                     "part_checksums": first,
+                    **self._options(),
                 },
             )
             transfer.job_id = body["job_id"]

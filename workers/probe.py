@@ -64,6 +64,10 @@ def _container(fmt: dict[str, Any]) -> str:
     return names[0] if names else "unknown"
 
 
+#: Transfer characteristics (ffprobe's names) of HDR video: PQ (HDR10, Dolby Vision's base layer) and HLG.
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+
+
 def _video(stream: dict[str, Any]) -> dict[str, Any]:
     width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
     rotation = rotation_of(stream)
@@ -84,6 +88,11 @@ def _video(stream: dict[str, Any]) -> dict[str, Any]:
         "sample_aspect_ratio": f"{sar.numerator}:{sar.denominator}",
         "rotation": rotation,
         "fps": _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate")),
+        # Colour: an HDR source (PQ or HLG transfer) is tone-mapped to SDR BT.709 for the outputs.
+        "color_transfer": stream.get("color_transfer"),
+        "color_primaries": stream.get("color_primaries"),
+        "color_space": stream.get("color_space"),
+        "hdr": stream.get("color_transfer") in HDR_TRANSFERS,
         "bitrate": _number(stream.get("bit_rate"), int),
         "duration_seconds": _number(stream.get("duration")),
     }

@@ -42,10 +42,11 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from smmu import aws
-from smmu.contracts import WorkerResult, WorkerTask
+from smmu.contracts import ProcessingOptions, WorkerResult, WorkerTask
 from smmu.errors import BadInputError, ObjectMissingError, PipelineError
-from smmu.jobs import MediaFacts, Output, TimelineEntry
+from smmu.jobs import JobStatus, MediaFacts, Output, TimelineEntry
 from smmu.keys import output_key
+from smmu.objects import S3Objects
 from smmu.settings import get_settings
 from workers import process
 from workers.errors import TaskCancelled, WorkerError, error_name
@@ -78,6 +79,13 @@ class Task:
     receive_count: int = 1
     #: How many times a starting worker has re-queued this task after the worker running it died.
     requeued: int = 0
+    #: The job's attempt the task belongs to, and the upload's options (``ProcessingOptions`` as JSON).
+    attempt: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def processing_options(self) -> ProcessingOptions:
+        return ProcessingOptions.model_validate(self.options)
 
     @classmethod
     def from_message(cls, message: MessageTypeDef) -> Task:
@@ -93,6 +101,8 @@ class Task:
             receipt_handle=message["ReceiptHandle"],
             receive_count=int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 1)),
             requeued=body.requeued,
+            attempt=body.attempt,
+            options=body.options.model_dump(mode="json"),
         )
 
     def body(self) -> WorkerTask:
@@ -104,6 +114,8 @@ class Task:
             key=self.key,
             media_type=self.media_type,
             requeued=self.requeued,
+            attempt=self.attempt,
+            options=ProcessingOptions.model_validate(self.options),
         )
 
 
@@ -201,6 +213,38 @@ class _Heartbeat(threading.Thread):
                 log.warning("could not extend the message's visibility", error=repr(exc))
 
 
+class _CancelWatch(threading.Thread):
+    """Reads the job every ``cancel_check_seconds`` while a task runs; once the job no longer wants the task (it was
+    cancelled or deleted, or a retry started a later attempt) it cancels the work, which kills a running tool within
+    ``process.run``'s poll. Heartbeats would tell too (a stopped execution's token is refused), but only every
+    ``heartbeat_seconds``; a read of one small item a second is cheaper than heartbeating that often."""
+
+    def __init__(self, runtime: WorkerRuntime, task: Task, cancelled: threading.Event) -> None:
+        super().__init__(name=f"cancel-watch-{task.job_id}", daemon=True)
+        self.runtime = runtime
+        self.task = task
+        self.cancelled = cancelled
+        #: Why the job no longer wants the task: "cancelled", "deleted" or "superseded" (a later attempt).
+        self.reason: str | None = None
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.runtime.cancel_check_seconds):
+            try:
+                reason = self.runtime.job_moved_on(self.task)
+            except Exception as exc:  # the table is unreachable for a moment: the work goes on
+                self.runtime.log.warning("could not read the job's status", error=repr(exc))
+                continue
+            if reason:
+                self.runtime.log.warning("the job no longer wants this task; stopping it", reason=reason)
+                self.reason = reason
+                self.cancelled.set()
+                return
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -229,6 +273,8 @@ class WorkerRuntime:
         )
         self.queue_url = self._queue_url()
         self.tasks_done = 0
+        self.dynamodb = aws.client("dynamodb")
+        self.cancel_check_seconds = get_settings().cancel_check_seconds
         root = Path(self.settings.temp_dir or tempfile.gettempdir()) / f"smmu-{spec.name}"
         self.scratch = Scratch(root)
 
@@ -370,11 +416,13 @@ class WorkerRuntime:
         started = time.perf_counter()
         cancelled = threading.Event()
         beat = _Heartbeat(self, task, cancelled)
+        watch = _CancelWatch(self, task, cancelled)
         workdir = Path(tempfile.mkdtemp(prefix="task-", dir=self.scratch.directory))
         self.scratch.task_started(dataclasses.asdict(task))
         outcome: dict[str, Any] = {}
         self._busy.set()
         beat.start()
+        watch.start()
         try:
             thread = threading.Thread(
                 target=self._work, args=(task, handler, workdir, cancelled, outcome), name="task", daemon=True
@@ -383,6 +431,7 @@ class WorkerRuntime:
             abandoned = self._wait(thread, cancelled) and "output" not in outcome
         finally:
             beat.stop()
+            watch.stop()
             self._busy.clear()
         try:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -391,6 +440,12 @@ class WorkerRuntime:
                 self._release(task.receipt_handle)
                 return
             error = outcome.get("error")
+            if watch.reason is not None:
+                log.warning("task stopped: the job was " + watch.reason, duration_ms=elapsed_ms)
+                if watch.reason in ("cancelled", "deleted"):
+                    self._discard_outputs(task, deleted=watch.reason == "deleted")
+                self._delete(task.receipt_handle)
+                return
             if beat.token_gone.is_set() or isinstance(error, TaskCancelled):
                 log.warning("task dropped: its token is no longer valid")
                 self._delete(task.receipt_handle)
@@ -423,6 +478,37 @@ class WorkerRuntime:
                 thread.join(5.0)
                 return True
         return False
+
+    def job_moved_on(self, task: Task) -> str | None:
+        """Why the task's job no longer wants it ("cancelled", "deleted", "superseded"), or None."""
+        item = self.dynamodb.get_item(
+            TableName=get_settings().jobs_table,
+            Key={"job_id": {"S": task.job_id}},
+            ProjectionExpression="#status, attempt",
+            ExpressionAttributeNames={"#status": "status"},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return "deleted"
+        if int(item.get("attempt", {}).get("N", "1")) != task.attempt:
+            return "superseded"
+        if item.get("status", {}).get("S") == JobStatus.CANCELLED.value:
+            return "cancelled"
+        return None
+
+    def _discard_outputs(self, task: Task, *, deleted: bool) -> None:
+        """Remove what this task wrote (every version; and, of a deleted job, the media record a handler may have
+        written): its job was cancelled or deleted, and whoever removed the job's outputs may have done so before
+        this task's last write."""
+        try:
+            if deleted:
+                self.dynamodb.delete_item(TableName=get_settings().media_table, Key={"job_id": {"S": task.job_id}})
+            removed = S3Objects(self.s3).remove_all(get_settings().processed_bucket, self.prefix(task.job_id))
+        except Exception:
+            self.log.exception("could not remove the cancelled task's outputs")
+            return
+        if removed:
+            self.log.info("removed the cancelled task's outputs", count=len(removed))
 
     # -- one task ----------------------------------------------------------------------------------------
     def _work(

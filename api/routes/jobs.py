@@ -3,13 +3,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import CallerDep, JobsDep, MediaDep, PresignerDep, SettingsDep
+from api.deps import CallerDep, JobsDep, LifecycleDep, MediaDep, PresignerDep, SettingsDep
 from api.schemas import JobPage, JobSummary, JobView, OutputView, SimilarJob, SimilarJobs
 from smmu.jobs import Job, JobStatus
+from smmu.lifecycle import CancelReport, DeletionReport, JobConflict, JobNotFound, RetryReport
 from smmu.similar import Match, find_similar
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No credential, or one that is not valid"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The job's status does not allow it: `detail` says why, `status` is the job's status"}
+}
 
 
 @router.get("", response_model=JobPage, responses=UNAUTHORIZED)
@@ -112,3 +117,46 @@ def similar_jobs(
     return SimilarJobs(
         job_id=job.job_id, max_distance=limit, exact=[view(m) for m in found.exact], near=[view(m) for m in found.near]
     )
+
+
+def _conflict(exc: JobConflict) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, {"message": str(exc), "status": exc.status.value})
+
+
+@router.post("/{job_id}/cancel", response_model=CancelReport, responses={**NOT_FOUND, **CONFLICT, **UNAUTHORIZED})
+def cancel_job(job_id: uuid.UUID, lifecycle: LifecycleDep, caller: CallerDep) -> CancelReport:
+    """Stop a job that waits for its upload, is queued or runs: it ends CANCELLED, its workers stop their tools
+    within seconds and what it had written is removed. 409 for a job that has ended."""
+    try:
+        return lifecycle.cancel(str(job_id), caller.tenant_id)
+    except JobNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except JobConflict as exc:
+        raise _conflict(exc) from exc
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RetryReport,
+    responses={**NOT_FOUND, **CONFLICT, **UNAUTHORIZED},
+)
+def retry_job(job_id: uuid.UUID, lifecycle: LifecycleDep, caller: CallerDep) -> RetryReport:
+    """Process a FAILED or CANCELLED job's stored upload again, as its next attempt (a new execution). 409 for
+    any other status, or when the upload is no longer stored."""
+    try:
+        return lifecycle.retry(str(job_id), caller.tenant_id)
+    except JobNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except JobConflict as exc:
+        raise _conflict(exc) from exc
+
+
+@router.delete("/{job_id}", response_model=DeletionReport, responses={**NOT_FOUND, **UNAUTHORIZED})
+def delete_job(job_id: uuid.UUID, lifecycle: LifecycleDep, caller: CallerDep) -> DeletionReport:
+    """Erase a job: cancel it if it is active, then remove the uploaded file (every version), every output (every
+    version) and its records. The answer lists what was removed."""
+    try:
+        return lifecycle.delete(str(job_id), caller.tenant_id)
+    except JobNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc

@@ -1,14 +1,15 @@
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import CallerDep, JobsDep, MultipartDep, PresignerDep, SettingsDep, UsageDep, admit_upload
-from api.schemas import Limits, MultipartUpload, PartUrl, UploadRequest, UploadResponse
+from api.schemas import Limits, MultipartUpload, OptionLimits, PartUrl, UploadRequest, UploadResponse
 from smmu.jobs import new_job
 from smmu.keys import upload_key
 from smmu.media_types import ALLOWED_CONTENT_TYPES, canonical, is_allowed
 from smmu.multipart import CHECKSUM_ALGORITHM, PartPlan, PartPlanError, is_sha256_b64, plan_parts
+from smmu.options import ProcessingOptions, ThumbnailFormat, limit_problems
 from smmu.validation import human_bytes
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
@@ -29,7 +30,30 @@ def limits(settings: SettingsDep, caller: CallerDep) -> Limits:
         multipart_min_part_bytes=settings.multipart_min_part_bytes,
         multipart_max_part_bytes=settings.multipart_max_part_bytes,
         multipart_max_parts=settings.multipart_max_parts,
+        options=OptionLimits(
+            thumbnail_width_min=settings.option_thumbnail_width_min,
+            thumbnail_width_max=settings.option_thumbnail_width_max,
+            thumbnail_widths_max=settings.option_thumbnail_widths_max,
+            thumbnail_formats=list(get_args(ThumbnailFormat)),
+            ladder_rungs=sorted(settings.option_ladder_rungs, reverse=True),
+        ),
     )
+
+
+def _options(request: UploadRequest, settings: SettingsDep) -> ProcessingOptions:
+    """The upload's options as stored on the job; 422 naming each option outside the limits."""
+    options = ProcessingOptions.model_validate(request.options.model_dump()) if request.options else ProcessingOptions()
+    problems = limit_problems(options, settings)
+    if problems:
+        # The shape of FastAPI's own validation errors, so a client reads both the same way.
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {"loc": ["body", "options", p.option], "msg": p.message, "type": "option_out_of_limits"}
+                for p in problems
+            ],
+        )
+    return options
 
 
 @router.post(
@@ -81,13 +105,14 @@ def create_upload(
             f"size_bytes {request.size_bytes} exceeds {settings.multipart_threshold_bytes} bytes, the most one POST "
             "takes; leave out multipart (or set it to true) for a multipart upload",
         )
+    options = _options(request, settings)
     admit_upload(caller.tenant_id, request.size_bytes, jobs=jobs, usage=usage, settings=settings)
     content_type = canonical(request.content_type)
     job_id = str(uuid.uuid4())
     key = upload_key(caller.tenant_id, job_id, request.filename)
     if plan is not None:
         return _create_multipart(
-            request, plan, job_id, key, content_type, caller.tenant_id, settings, jobs, multipart, presigner
+            request, plan, job_id, key, content_type, caller.tenant_id, settings, jobs, multipart, presigner, options
         )
     job = new_job(
         job_id=job_id,
@@ -99,6 +124,7 @@ def create_upload(
         raw_key=key,
         upload_ttl_seconds=settings.upload_url_ttl_seconds,
         pending_ttl_seconds=settings.pending_upload_ttl_seconds,
+        options=options,
     )
     jobs.create(job)
     upload = presigner.upload(
@@ -142,6 +168,7 @@ def _create_multipart(
     jobs: JobsDep,
     multipart: MultipartDep,
     presigner: PresignerDep,
+    options: ProcessingOptions,
 ) -> UploadResponse:
     upload_id = multipart.create(key, content_type)
     job = new_job(
@@ -155,6 +182,7 @@ def _create_multipart(
         # A multipart upload stays resumable (new part URLs on request) until the reconciler aborts it.
         upload_ttl_seconds=settings.abandoned_upload_seconds,
         pending_ttl_seconds=max(settings.pending_upload_ttl_seconds, settings.abandoned_upload_seconds + 3600),
+        options=options,
     ).model_copy(update={"upload_id": upload_id, "part_size_bytes": plan.part_size})
     jobs.create(job)
     parts = [

@@ -3,7 +3,7 @@
 from lambdas.shared.context import jobs, logger
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import Upload
-from smmu.jobs import JobStatus, TimelineEntry
+from smmu.jobs import JobStatus, TimelineEntry, execution_name
 from smmu.keys import job_id_from_upload_key
 
 
@@ -33,7 +33,11 @@ def dispatch_upload(upload: Upload) -> str | None:
         job_id,
         JobStatus.QUEUED,
         entry=TimelineEntry(step="UploadReceived", outcome="info", detail=f"{size} bytes"),
-        fields={"uploaded_bytes": size, "execution_name": job_id, **({"upload_etag": etag} if etag else {})},
+        fields={
+            "uploaded_bytes": size,
+            "execution_name": execution_name(job_id, job.attempt),
+            **({"upload_etag": etag} if etag else {}),
+        },
         remove=("expires_at",),
     )
     if not queued:
@@ -53,7 +57,7 @@ def dispatch_upload(upload: Upload) -> str | None:
         if current is None or current.status is not JobStatus.QUEUED:
             logger.info("duplicate upload event ignored", status=current.status.value if current else None)
             return None
-    arn = start_pipeline(job_id, bucket, key)
+    arn = start_pipeline(job)
     if arn is None:
         logger.info("execution already exists; duplicate event ignored")
     else:

@@ -15,8 +15,9 @@ from lambdas.shared.context import existing_job, jobs, logger, media, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
 from smmu.contracts import ObjectStep, ProcessImageResult
-from smmu.jobs import Job, Output, Placeholder, TimelineEntry, content_key, dump
+from smmu.jobs import Job, JobStatus, Output, Placeholder, TimelineEntry, content_key, dump
 from smmu.keys import OUTPUT_PREFIX, output_key
+from smmu.objects import S3Objects
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,15 +38,17 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
             sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
         jobs().update_fields(job.job_id, {"sha256": sha256, "content_key": content_key(job.tenant_id, sha256)})
         original = jobs().find_completed_by_content(job.tenant_id, sha256)
-        if original is not None and original.job_id != job.job_id:
+        # Reused only when the original was made with the same choices (widths, formats).
+        if original is not None and original.job_id != job.job_id and original.options == job.options:
             reused = _reuse(job, original, s3, config.processed_bucket)
             if reused is not None:
                 return reused
         processed = thumbnails_and_metadata(
             source,
             config.max_image_pixels,
-            config.thumbnail_widths,
-            config.image_formats,
+            # The upload's choices when it made some, else the deployment's.
+            tuple(event.options.thumbnail_widths or config.thumbnail_widths),
+            tuple(event.options.thumbnail_formats or config.image_formats),
             keep_location=config.expose_image_location,
         )
     outputs: list[Output] = []
@@ -62,6 +65,15 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
         )
         outputs.append(output)
     media().put(job.job_id, "image", processed.metadata)
+    current = jobs().get(job.job_id)
+    if current is None or current.status is not JobStatus.RUNNING:
+        # Cancelled or deleted while this ran: whoever removed the job's outputs may have done so before these
+        # were written. (The state machine was stopped; this answer goes nowhere.)
+        S3Objects(s3).remove_all(config.processed_bucket, output_key(job.job_id, "thumbnails") + "/")
+        if current is None:
+            media().delete(job.job_id)
+        logger.warning("the job was cancelled or deleted meanwhile; its thumbnails were removed")
+        return ProcessImageResult(outputs=[])
     fingerprint = processed.fingerprint
     placeholder = Placeholder(thumbhash=fingerprint.thumbhash, dominant_color=fingerprint.dominant_color)
     jobs().update_fields(job.job_id, {"placeholder": dump(placeholder), "perceptual_hash": fingerprint.perceptual_hash})

@@ -18,12 +18,19 @@ def lambda_handler(event: ReconcileRequest, context: LambdaContext) -> Reconcile
         if event.abandoned_upload_seconds is not None
         else settings().abandoned_upload_seconds
     )
-    report = reconcile(grace, abandoned)
+    config = settings()
+    retention = (
+        config.raw_retention_days if event.raw_retention_days is None else event.raw_retention_days,
+        config.output_retention_days if event.output_retention_days is None else event.output_retention_days,
+    )
+    report = reconcile(grace, abandoned, retention)
     logger.info(
         "reconciled",
         checked=report.checked,
         restarted=len(report.restarted),
         failed=len(report.failed),
         aborted_uploads=len(report.aborted_uploads),
+        expired_uploads=report.expired_uploads,
+        expired_outputs=report.expired_outputs,
     )
     return report

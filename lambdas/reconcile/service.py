@@ -9,12 +9,12 @@ execution) or marked FAILED with what happened.
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from lambdas.shared.context import jobs, logger, uploads, workflows
+from lambdas.shared.context import jobs, logger, objects, settings, uploads, workflows
 from lambdas.shared.pipeline import start_pipeline
 from smmu.contracts import ReconcileReport
 from smmu.errors import UploadAbandonedError, WorkflowLostError
-from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, fail_job, isoformat
-from smmu.keys import UPLOAD_PREFIX, job_id_from_upload_key
+from smmu.jobs import Job, JobError, JobStatus, TimelineEntry, execution_name, fail_job, isoformat
+from smmu.keys import OUTPUT_PREFIX, UPLOAD_PREFIX, job_id_from_upload_key
 
 
 def _fail(job: Job, message: str) -> bool:
@@ -24,11 +24,11 @@ def _fail(job: Job, message: str) -> bool:
 
 def settle(job: Job) -> Literal["restarted", "failed"] | None:
     """Restart or fail one stuck job; None if it is not stuck after all (or another writer settled it)."""
-    status = workflows().status(job.job_id)
+    status = workflows().status(job.execution_name or execution_name(job.job_id, job.attempt))
     if status == "RUNNING":
         return None  # a long job, not a stuck one
     if status is None and job.status is JobStatus.QUEUED:
-        start_pipeline(job.job_id, job.raw_bucket, job.raw_key)
+        start_pipeline(job)
         jobs().record_step(job.job_id, TimelineEntry(step="Reconciled", outcome="info", detail="execution restarted"))
         logger.warning("queued job had no execution; started it", job_id=job.job_id)
         return "restarted"
@@ -66,10 +66,33 @@ def abort_abandoned(max_age_seconds: int) -> list[str]:
     return aborted
 
 
-def reconcile(grace_seconds: int, abandoned_upload_seconds: int | None = None) -> ReconcileReport:
+def expire(raw_days: int, output_days: int) -> tuple[int, int]:
+    """Remove uploads older than ``raw_days`` and outputs older than ``output_days`` (0: keep them), as the
+    buckets' expiration rules do on AWS (infra/resources.json ``expire_after_days``); here the emulators keep a
+    lifecycle configuration but never apply it. (files of uploads, files of outputs) removed."""
+    now = datetime.now(UTC)
+    removed = []
+    for bucket, prefix, days in (
+        (settings().raw_bucket, UPLOAD_PREFIX, raw_days),
+        (settings().processed_bucket, OUTPUT_PREFIX, output_days),
+    ):
+        gone = objects().expire(bucket, prefix, now - timedelta(days=days)) if days > 0 else []
+        if gone:
+            logger.info("expired files removed", bucket=bucket, count=len(gone), retention_days=days)
+        removed.append(len(gone))
+    return removed[0], removed[1]
+
+
+def reconcile(
+    grace_seconds: int,
+    abandoned_upload_seconds: int | None = None,
+    retention_days: tuple[int, int] | None = None,
+) -> ReconcileReport:
     """Settle every QUEUED or RUNNING job not updated for ``grace_seconds``; abort multipart uploads older than
-    ``abandoned_upload_seconds`` (None: leave them)."""
+    ``abandoned_upload_seconds`` (None: leave them); remove uploads and outputs beyond ``retention_days``
+    (uploads, outputs; None: leave them)."""
     aborted = abort_abandoned(abandoned_upload_seconds) if abandoned_upload_seconds is not None else []
+    expired = expire(*retention_days) if retention_days is not None else (0, 0)
     cutoff = isoformat(datetime.now(UTC) - timedelta(seconds=grace_seconds))
     checked = 0
     settled: dict[str, list[str]] = {"restarted": [], "failed": []}
@@ -85,4 +108,10 @@ def reconcile(grace_seconds: int, abandoned_upload_seconds: int | None = None) -
                         settled[outcome].append(job.job_id)
             if cursor is None:
                 break
-    return ReconcileReport(checked=checked, aborted_uploads=aborted, **settled)
+    return ReconcileReport(
+        checked=checked,
+        aborted_uploads=aborted,
+        expired_uploads=expired[0],
+        expired_outputs=expired[1],
+        **settled,
+    )

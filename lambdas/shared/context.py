@@ -11,7 +11,8 @@ from aws_lambda_powertools import Logger
 from smmu import aws
 from smmu.errors import JobNotFoundError
 from smmu.jobs import Job
-from smmu.ports import JobStore, MediaStore, MultipartUploads, Workflows
+from smmu.objects import S3Objects
+from smmu.ports import JobStore, MediaStore, MultipartUploads, ObjectStore, Workflows
 from smmu.repository import JobRepository, MediaRepository
 from smmu.settings import Settings, get_settings
 from smmu.uploads import S3MultipartUploads
@@ -26,6 +27,7 @@ class Adapters:
     media: MediaStore
     workflows: Workflows
     uploads: MultipartUploads | None = None
+    objects: ObjectStore | None = None
 
 
 _installed: Adapters | None = None
@@ -43,6 +45,7 @@ def _aws_adapters() -> Adapters:
         media=MediaRepository(config.media_table, aws.client("dynamodb")),
         workflows=StepFunctionsWorkflows(config.state_machine_arn, aws.client("stepfunctions")),
         uploads=S3MultipartUploads(config.raw_bucket, aws.client("s3")),
+        objects=S3Objects(aws.client("s3")),
     )
 
 
@@ -79,3 +82,8 @@ def workflows() -> Workflows:
 def uploads() -> MultipartUploads:
     installed = adapters().uploads
     return installed if installed is not None else _aws_adapters().uploads  # type: ignore[return-value]
+
+
+def objects() -> ObjectStore:
+    installed = adapters().objects
+    return installed if installed is not None else _aws_adapters().objects  # type: ignore[return-value]

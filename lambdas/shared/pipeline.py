@@ -1,16 +1,11 @@
-"""Starting a job's pipeline execution: one per job, named after the job id."""
+"""Starting a job's pipeline execution: one per attempt of a job, named after the job id (and the attempt)."""
 
 from lambdas.shared.context import settings, workflows
-from smmu.contracts import ExecutionInput
+from smmu.jobs import Job
+from smmu.lifecycle import execution_input
 
 
-def start_pipeline(job_id: str, bucket: str, key: str) -> str | None:
-    """Start the job's execution; None if it already exists (the name makes a second start impossible)."""
-    return workflows().start(
-        ExecutionInput(
-            job_id=job_id,
-            bucket=bucket,
-            key=key,
-            worker_heartbeat_seconds=settings().worker_heartbeat_timeout_seconds,
-        )
-    )
+def start_pipeline(job: Job) -> str | None:
+    """Start the execution of the job's current attempt; None if it already exists (the name makes a second
+    start impossible)."""
+    return workflows().start(execution_input(job, settings()))

@@ -45,9 +45,9 @@ def silence(path: Path, *, seconds: float = 3.0) -> Path:
     return path
 
 
-def speech(path: Path, text: str = SENTENCE) -> Path:
-    """A spoken sentence (espeak-ng), as a WAV file."""
-    subprocess.run(["espeak-ng", "-s", "140", "-w", str(path), text], check=True)
+def speech(path: Path, text: str = SENTENCE, *, voice: str = "en") -> Path:
+    """A spoken sentence (espeak-ng, in ``voice``'s language), as a WAV file."""
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "140", "-w", str(path), text], check=True)
     return path
 
 
@@ -129,4 +129,43 @@ def audio_only_mp4(path: Path, *, seconds: float = 2.0) -> Path:
 def tone_at(path: Path, *, rate: int, channels: int, seconds: float = 2.0) -> Path:
     """A WAV tone at any sample rate and channel count (8 kHz mono, 192 kHz 7.1 ...)."""
     ffmpeg("-f", "lavfi", "-i", f"sine=f=440:d={seconds}:sample_rate={rate}", "-ac", str(channels), str(path))
+    return path
+
+
+def hdr_video(path: Path, *, size: str = "640x360", seconds: float = 2.0, transfer: str = "smpte2084") -> Path:
+    """A 10-bit HDR clip (HEVC, BT.2020, PQ or HLG — ``transfer`` ``smpte2084`` or ``arib-std-b67``), as phones
+    and cameras record it: the test picture converted into that colour space (zscale), and tagged as such."""
+    convert = f"zscale=tin=bt709:pin=bt709:min=bt709:rin=tv:t={transfer}:p=bt2020:m=bt2020nc:r=tv:npl=100"
+    x265 = f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=25:d={seconds}", "-f", "lavfi", "-i", f"sine=d={seconds}",
+           "-vf", f"{convert},format=yuv420p10le", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", x265,
+           "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", "-tag:v", "hvc1",
+           "-c:a", "aac", "-shortest", str(path))  # fmt: skip
+    return path
+
+
+def animated_gif(path: Path, *, size: str = "320x240", seconds: float = 2.0, rate: int = 10) -> Path:
+    """An animated GIF with its own palette (as GIF makers write them)."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r={rate}:d={seconds}",
+           "-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse", "-loop", "0", str(path))  # fmt: skip
+    return path
+
+
+def speech_with_pauses(path: Path, sentences: list[str], *, pause_seconds: float) -> Path:
+    """Sentences spoken one after another with ``pause_seconds`` of silence before each (16 kHz mono WAV)."""
+    parts = []
+    for i, sentence in enumerate(sentences):
+        part = path.with_name(f"{path.stem}_{i}.wav")
+        speech(part, sentence)
+        parts.append(part)
+    inputs = [arg for part in parts for arg in ("-i", str(part))]
+    chain = "".join(
+        f"[{i}:a]aresample=16000,aformat=channel_layouts=mono,adelay={int(pause_seconds * 1000)}:all=1[a{i}];"
+        for i in range(len(parts))
+    )
+    joined = "".join(f"[a{i}]" for i in range(len(parts)))
+    ffmpeg(*inputs, "-filter_complex", f"{chain}{joined}concat=n={len(parts)}:v=0:a=1", "-ar", "16000", "-ac", "1",
+           str(path))  # fmt: skip
+    for part in parts:
+        part.unlink()
     return path

@@ -1,9 +1,11 @@
 """The whole system on one machine without Docker: embedded cloud, provisioned resources, the API process."""
 
+import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,14 @@ class EmbeddedStack:
     def endpoint_url(self) -> str:
         return self.cloud.endpoint_url
 
+    @property
+    def web_origins(self) -> list[str]:
+        """The origins a browser may reach the API (and so the web app) under."""
+        origins = [self.api_url]
+        if self.config.host == "127.0.0.1":
+            origins.append(f"http://localhost:{self.config.api_port}")
+        return origins
+
     def client_environment(self) -> dict[str, str]:
         """What a process needs to talk to this stack's cloud with boto3 or the AWS CLI."""
         return {
@@ -64,6 +74,9 @@ class EmbeddedStack:
         self.config.work_dir.mkdir(parents=True, exist_ok=True)
         self.cloud.start()
         manifest = Manifest.load()
+        # The web app (served by the API at /app) uploads to and plays from the buckets: their CORS rules must
+        # admit the API's own origin. A --set SMMU_CORS_ORIGINS=... replaces this.
+        manifest.data["environment"]["SMMU_CORS_ORIGINS"] = json.dumps(self.web_origins)
         if self.config.overrides:
             manifest.data["environment"].update(self.config.overrides)
         self.provisioned = provision(self.endpoint_url, self.config.region, manifest)
@@ -139,14 +152,20 @@ class EmbeddedStack:
         raise RuntimeError("the API did not become healthy within 30 s")
 
     def stop(self) -> None:
-        for service in self.services:
-            service.stop()
+        # The API first (it stops at once), then the worker services all together: each may wait out a long poll
+        # of its queue, and one after another those waits added up past what a caller waits (then the API was
+        # left running when the caller killed this process).
         if self._api is not None and self._api.poll() is None:
             self._api.terminate()
             try:
                 self._api.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._api.kill()
+        stopping = [threading.Thread(target=service.stop, name=f"stop-{service.name}") for service in self.services]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         self.cloud.stop()
 
     def __enter__(self) -> "EmbeddedStack":

@@ -131,6 +131,14 @@ def test_api_signs_urls_for_the_host_and_talks_to_the_emulator_inside(model: dic
         assert model["services"][name]["environment"]["AWS_ENDPOINT_URL"] == "http://emulator:4566"
 
 
+def test_buckets_admit_the_web_apps_origin_wherever_the_api_is_published() -> None:
+    for port in ("8000", "18000"):
+        model = stack("moto", {"SMMU_API_PORT": port})
+        for name in ("provision", "emulator"):  # the moto emulator provisions itself on every start
+            origins = json.loads(model["services"][name]["environment"]["SMMU_CORS_ORIGINS"])
+            assert origins == [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
 def test_healthchecks_gate_the_dependants(model: dict[str, Any]) -> None:
     services = model["services"]
     for name in ("emulator", "api"):

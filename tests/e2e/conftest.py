@@ -25,7 +25,7 @@ from smmu_stack.manifest import REPO_ROOT, Account, Manifest
 TARGET = os.environ.get("SMMU_E2E_TARGET", "embedded")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 ACTIVE = ("QUEUED", "RUNNING")
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 #: The embedded stack's multipart part size, so a multipart test needs under a megabyte of real media.
 SMALL_PART = 256 * 1024
 
@@ -103,7 +103,8 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            # The worker services may each finish a long poll of their queue first (~20 s).
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
 

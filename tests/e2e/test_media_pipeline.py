@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import m3u8
 import pytest
+from PIL import Image
 
 from smmu_stack.devkit import worker_media as media
 
@@ -71,15 +73,33 @@ def test_video_with_speech(client, tmp_path, speech_wav):
     [master] = _of_kind(job, "hls_master")
     master_text = httpx.get(master["url"], timeout=30).text
     assert master_text.startswith("#EXTM3U")
-    for playlist in _of_kind(job, "hls_playlist"):
+    for playlist in _of_kind(job, "hls_playlist") + _of_kind(job, "hls_audio_playlist"):
         assert playlist["key"].rsplit("/", 1)[-1] in master_text
-    assert master_text.count("#EXT-X-STREAM-INF") == len(renditions)
+    # As a player reads it: the picture renditions, the audio-only one, and the captions in the spoken language.
+    parsed = m3u8.loads(master_text)
+    assert len(parsed.playlists) == len(renditions) + 1
+    [audio_only] = [p for p in parsed.playlists if p.stream_info.resolution is None]
+    assert audio_only.stream_info.codecs == "mp4a.40.2"
+    [captions] = parsed.media
+    assert (captions.type, captions.language, captions.name) == ("SUBTITLES", "en", "English")
+    assert all(p.stream_info.subtitles == captions.group_id for p in parsed.playlists)
+    [subtitles] = _of_kind(job, "hls_subtitles")
+    assert subtitles["key"].rsplit("/", 1)[-1] == captions.uri
+    subtitles_playlist = m3u8.loads(httpx.get(subtitles["url"], timeout=30).text)
+    assert [s.uri for s in subtitles_playlist.segments] == ["subtitles_en.vtt"] and subtitles_playlist.is_endlist
+    assert job["language"] == "en"
 
     assert _of_kind(job, "poster") and len(_of_kind(job, "thumbnail")) >= 1
+    _check_storyboard(job, tmp_path, duration=10.0)
 
     transcript = _transcript(job, tmp_path)
     assert media.wer(SENTENCE, transcript["text"]) <= 0.30, transcript["text"]
     assert transcript["segments"] and all(s["end"] > s["start"] for s in transcript["segments"])
+    assert transcript["language"] == "en"
+    words = [w for s in transcript["segments"] for w in s["words"]]
+    assert media.wer(SENTENCE, "".join(w["word"] for w in words)) <= 0.30
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    assert all(0 <= w["start"] <= w["end"] <= 10.0 for w in words)
     [srt] = _of_kind(job, "subtitles_srt")
     [vtt] = _of_kind(job, "subtitles_vtt")
     vtt_text = httpx.get(vtt["url"], timeout=30).text
@@ -110,6 +130,58 @@ def test_speech_audio(client, tmp_path, speech_wav, audio_format):
     for output in audio:
         info = _probe(_download(output["url"], tmp_path / output["key"].rsplit("/", 1)[-1]))
         assert abs(float(info["format"]["duration"]) - job["metadata"]["duration_seconds"]) <= 0.2
+
+
+def _check_storyboard(job: dict, tmp_path: Path, *, duration: float) -> None:
+    """Every cue of the thumbnails track points inside a sprite sheet the job lists; together they cover the video."""
+    [track] = _of_kind(job, "storyboard")
+    sheets = {o["key"].rsplit("/", 1)[-1]: o for o in _of_kind(job, "storyboard_sheet")}
+    text = httpx.get(track["url"], timeout=30).text
+    cues = re.findall(
+        r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)", text
+    )
+    assert cues and text.startswith("WEBVTT")
+    sizes = {}
+    for name, output in sheets.items():
+        with Image.open(_download(output["url"], tmp_path / name)) as image:
+            sizes[name] = image.size
+    for _, _, sheet, x, y, w, h in cues:
+        width, height = sizes[sheet]
+        assert int(x) + int(w) <= width and int(y) + int(h) <= height
+    assert cues[0][0] == "00:00:00.000" and abs(_seconds(cues[-1][1]) - duration) <= 0.2
+
+
+def _seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
+def test_hdr_video_comes_out_sdr_bt709(client, tmp_path):
+    source = media.hdr_video(tmp_path / "hdr.mp4", seconds=2.0)
+    job_id, _ = client.upload(source.read_bytes(), "hdr.mp4", "video/mp4")
+    job = client.wait(job_id, timeout=180)
+    assert job["status"] == "COMPLETED", job["error"]
+    assert job["metadata"]["video"]["hdr"] is True
+    for rendition in _of_kind(job, "video"):
+        info = _probe(_download(rendition["url"], tmp_path / f"{rendition['height']}.mp4"))
+        video = next(s for s in info["streams"] if s["codec_type"] == "video")
+        colour = (video["pix_fmt"], video["color_space"], video["color_transfer"], video["color_primaries"])
+        assert colour == ("yuv420p", "bt709", "bt709", "bt709")
+
+
+def test_animated_gif_also_becomes_mp4_and_webp(client, tmp_path):
+    source = media.animated_gif(tmp_path / "anim.gif", seconds=2.0)
+    job_id, _ = client.upload(source.read_bytes(), "anim.gif", "image/gif")
+    job = client.wait(job_id, timeout=180)
+    assert job["status"] == "COMPLETED", job["error"]
+    assert job["media_type"] == "image" and _of_kind(job, "thumbnail")  # the image outputs are still there
+    [mp4] = _of_kind(job, "animation_mp4")
+    [webp] = _of_kind(job, "animation_webp")
+    info = _probe(_download(mp4["url"], tmp_path / "anim.mp4"))
+    assert [s["codec_name"] for s in info["streams"]] == ["h264"]
+    with Image.open(_download(webp["url"], tmp_path / "anim.webp")) as image:
+        assert image.is_animated and image.n_frames == 20
+    assert mp4["size_bytes"] < source.stat().st_size and webp["size_bytes"] < source.stat().st_size
 
 
 def test_video_without_audio_has_an_empty_transcript(client, tmp_path):

@@ -356,7 +356,9 @@ def test_upload_and_output_prefixes_match_the_key_scheme(tf: Terraform) -> None:
     output = re.search(r'OUTPUT_PREFIX = "([^"]+)"', keys).group(1)
     assert tf.variables(COMPUTE)["upload_prefix"]["default"] == upload
     assert tf.variables(COMPUTE)["output_prefix"]["default"] == output
-    assert tf.variables(STORAGE)["expiry_prefix"]["default"] == upload
+    # The buckets' expiration rules apply to the uploads and the outputs (the manifest's expire_prefix).
+    buckets = json.loads((REPO / "infra" / "resources.json").read_text())["buckets"]
+    assert (buckets["raw"]["expire_prefix"], buckets["processed"]["expire_prefix"]) == (upload, output)
 
 
 # -- data ------------------------------------------------------------------------------------------------------------

@@ -197,3 +197,30 @@ def test_perceptual_hashes_are_listed_per_tenant_within_the_scan_limit(jobs):
     assert {j.job_id for j in jobs.with_perceptual_hash(tenant, scan_limit=100)} == set(hashed)
     newest_two = jobs.with_perceptual_hash(tenant, scan_limit=2)  # the newest two: one of them has no hash
     assert [j.job_id for j in newest_two] == [hashed[-1]]
+
+
+def test_cancelled_is_final_and_a_retry_is_one_new_attempt(jobs):
+    job_id = make_job(jobs, status=JobStatus.RUNNING)
+    assert not jobs.restart(job_id, attempt=2)  # a running job is not retried
+    assert jobs.transition(job_id, JobStatus.CANCELLED, attempt=1)
+    assert not jobs.transition(job_id, JobStatus.COMPLETED)  # the stopped execution's late update
+    assert jobs.restart(job_id, attempt=2, entry=TimelineEntry(step="Retried", outcome="info", attempt=2))
+    assert not jobs.restart(job_id, attempt=2)  # the same retry again
+    assert not jobs.restart(job_id, attempt=3)  # nor a retry of an attempt that has not ended
+    assert not jobs.transition(job_id, JobStatus.RUNNING, attempt=1)  # attempt 1's execution, late
+    assert jobs.transition(job_id, JobStatus.RUNNING, attempt=2)
+    job = jobs.get(job_id)
+    assert (job.status, job.attempt, job.timeline[-1].attempt) == (JobStatus.RUNNING, 2, 2)
+
+
+def test_options_round_trip_and_records_are_deleted(jobs, media):
+    from smmu.options import ProcessingOptions
+
+    job_id = make_job(jobs)
+    chosen = ProcessingOptions(thumbnail_widths=[100], ladder=[360], hls=False, transcribe=False, language="de")
+    assert jobs.update_fields(job_id, {"options": chosen.model_dump(mode="json", exclude_none=True)})
+    assert jobs.get(job_id).options == chosen
+    media.put(job_id, "image", {"width": 1})
+    assert jobs.delete(job_id) and media.delete(job_id)
+    assert jobs.get(job_id) is None and media.get(job_id) is None
+    assert not jobs.delete(job_id) and not media.delete(job_id)

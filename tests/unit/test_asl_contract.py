@@ -181,6 +181,10 @@ class StateData:
             kind = self.roots[root]
             return ("branches", self.selected[root]) if kind == "branches" else kind
         assert len(parts) == 2, f"{path}: deeper paths are not checked; extend the test"
+        kind = self.roots[root]
+        if inspect.isclass(kind) and issubclass(kind, BaseModel):  # a model of the execution input (its options)
+            assert parts[1] in kind.model_fields, f"{path}: {kind.__name__} has no field {parts[1]!r}"
+            return _field_type(kind, parts[1])
         assert root in self.selected, f"{path}: {root!r} is not a selected task result"
         assert parts[1] in self.selected[root], f"{path}: {root!r} holds only {sorted(self.selected[root])}"
         return self.selected[root][parts[1]]

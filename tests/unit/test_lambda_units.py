@@ -13,7 +13,13 @@ from lambdas.shared import context
 from lambdas.shared.step import pipeline_step
 from smmu.contracts import ExecutionInput, ObjectStep, ValidateInputResult
 from smmu.errors import EmptyObjectError
-from smmu.fakes import InMemoryJobStore, InMemoryMediaStore, InMemoryMultipartUploads, InMemoryWorkflows
+from smmu.fakes import (
+    InMemoryJobStore,
+    InMemoryMediaStore,
+    InMemoryMultipartUploads,
+    InMemoryObjects,
+    InMemoryWorkflows,
+)
 from smmu.jobs import JobStatus, Output
 from smmu.settings import get_settings
 from tests.conftest import make_job
@@ -39,6 +45,7 @@ def fakes():
         media=InMemoryMediaStore(),
         workflows=InMemoryWorkflows(),
         uploads=InMemoryMultipartUploads(),
+        objects=InMemoryObjects(),
     )
     context.install(adapters)
     yield adapters
@@ -170,7 +177,13 @@ def output(kind: str, key: str) -> dict:
 
 def test_update_status_runs_completes_and_refuses_to_go_back(fakes):
     job_id = make_job(fakes.jobs, status=JobStatus.QUEUED)
-    assert update({"job_id": job_id, "status": "RUNNING"}) == {"job_id": job_id, "status": "RUNNING", "changed": True}
+    assert update({"job_id": job_id, "status": "RUNNING"}) == {
+        "job_id": job_id,
+        "status": "RUNNING",
+        "changed": True,
+        "current_status": "RUNNING",
+        "proceed": True,
+    }
     groups = [{"outputs": [output("video", "jobs/x/v.mp4")]}, {"outputs": [output("transcript", "jobs/x/t.json")]}]
     assert update({"job_id": job_id, "status": "COMPLETED", "output_groups": groups})["changed"]
     job = fakes.jobs.get(job_id)
@@ -178,8 +191,33 @@ def test_update_status_runs_completes_and_refuses_to_go_back(fakes):
     assert [o.key for o in job.outputs] == ["jobs/x/v.mp4", "jobs/x/t.json"]
     assert job.outputs[0] == Output.model_validate(output("video", "jobs/x/v.mp4"))
     late = update({"job_id": job_id, "status": "FAILED", "failed_step": "X", "error": {"Error": "States.Timeout"}})
-    assert late == {"job_id": job_id, "status": "FAILED", "changed": False}
+    assert late == {
+        "job_id": job_id,
+        "status": "FAILED",
+        "changed": False,
+        "current_status": "COMPLETED",
+        "proceed": False,
+    }
     assert fakes.jobs.get(job_id).status is JobStatus.COMPLETED
+
+
+def test_update_status_tells_the_state_machine_to_stop_for_a_cancelled_deleted_or_retried_job(fakes):
+    cancelled = make_job(fakes.jobs, status=JobStatus.QUEUED)
+    fakes.jobs.transition(cancelled, JobStatus.CANCELLED)
+    answer = update({"job_id": cancelled, "status": "RUNNING", "attempt": 1})
+    assert (answer["changed"], answer["proceed"], answer["current_status"]) == (False, False, "CANCELLED")
+    answer = update({"job_id": str(uuid.uuid4()), "status": "RUNNING", "attempt": 1})
+    assert (answer["changed"], answer["proceed"]) == (False, False) and "current_status" not in answer
+    # The job moved on to attempt 2: the first attempt's updates change nothing and stop its execution.
+    retried = make_job(fakes.jobs, status=JobStatus.FAILED)
+    assert fakes.jobs.restart(retried, attempt=2)
+    answer = update({"job_id": retried, "status": "RUNNING", "attempt": 1})
+    assert (answer["changed"], answer["proceed"]) == (False, False)
+    assert update({"job_id": retried, "status": "RUNNING", "attempt": 2})["proceed"]
+    late = {"job_id": retried, "status": "FAILED", "attempt": 1, "failed_step": "X", "error": {"Error": "E"}}
+    assert not update(late)["changed"]
+    job = fakes.jobs.get(retried)
+    assert (job.status, job.attempt, job.timeline[-1].attempt) == (JobStatus.RUNNING, 2, 2)
 
 
 def test_update_status_fails_a_job_with_a_stable_code_and_readable_reason(fakes):
@@ -274,7 +312,14 @@ def test_the_reconciler_settles_stuck_jobs_from_their_executions(fakes):
 
 def test_the_reconciler_leaves_recently_updated_jobs_alone(fakes):
     job_id = make_job(fakes.jobs, status=JobStatus.RUNNING)
-    assert reconcile(None) == {"checked": 0, "restarted": [], "failed": [], "aborted_uploads": []}
+    assert reconcile(None) == {
+        "checked": 0,
+        "restarted": [],
+        "failed": [],
+        "aborted_uploads": [],
+        "expired_uploads": 0,
+        "expired_outputs": 0,
+    }
     assert fakes.jobs.get(job_id).status is JobStatus.RUNNING
 
 
@@ -306,3 +351,24 @@ def test_the_reconciler_aborts_abandoned_multipart_uploads_and_fails_their_jobs(
     failed = fakes.jobs.get(abandoned)
     assert (failed.status, failed.error.code) == (JobStatus.FAILED, "UPLOAD_ABANDONED")
     assert fakes.jobs.get(recent).status is JobStatus.PENDING_UPLOAD
+
+
+def test_the_reconciler_removes_uploads_and_outputs_past_their_retention(fakes):
+    from datetime import UTC, datetime, timedelta
+
+    from lambdas.reconcile.handler import lambda_handler
+
+    config = get_settings()
+    objects = fakes.objects
+    now = datetime.now(UTC)
+    objects.put(config.raw_bucket, "uploads/t/old/a.jpg", at=now - timedelta(days=8))
+    objects.put(config.raw_bucket, "uploads/t/new/a.jpg", at=now - timedelta(days=6))
+    objects.put(config.processed_bucket, "jobs/old/thumbnails/w160.jpg", at=now - timedelta(days=40))
+    objects.put(config.processed_bucket, "jobs/new/thumbnails/w160.jpg", at=now - timedelta(days=20))
+    # Defaults: uploads kept 7 days, outputs kept.
+    assert lambda_handler({}, CTX)["expired_uploads"] == 1
+    assert objects.keys(config.raw_bucket) == ["uploads/t/new/a.jpg"]
+    assert len(objects.keys(config.processed_bucket)) == 2
+    report = lambda_handler({"output_retention_days": 30}, CTX)
+    assert (report["expired_uploads"], report["expired_outputs"]) == (0, 1)
+    assert objects.keys(config.processed_bucket) == ["jobs/new/thumbnails/w160.jpg"]

@@ -26,6 +26,14 @@ def test_settings_defaults_are_the_manifest_names():
             assert defaults[field].default == value, variable
 
 
+def test_retention_settings_are_the_buckets_expiry():
+    # On AWS the buckets' expiration rules remove old files; locally the reconciler does, from the settings.
+    buckets = MANIFEST.data["buckets"]
+    assert Settings.model_fields["raw_retention_days"].default == buckets["raw"]["expire_after_days"]
+    assert Settings.model_fields["output_retention_days"].default == buckets["processed"]["expire_after_days"]
+    assert (buckets["raw"]["expire_prefix"], buckets["processed"]["expire_prefix"]) == ("uploads/", "jobs/")
+
+
 def test_every_handler_exists():
     for function in MANIFEST.functions.values():
         module, _, name = function["handler"].rpartition(".")
@@ -74,23 +82,25 @@ def test_every_task_but_the_failure_writer_has_a_catch_to_mark_failed():
 
 def test_tasks_retry_transient_lambda_errors_only():
     for name, state in ASL["States"].items():
-        if state["Type"] == "Task":
+        if state["Type"] == "Task" and state["Resource"].endswith(":lambda:invoke"):
             retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
             assert "Lambda.TooManyRequestsException" in retried, name
             assert "States.ALL" not in retried and "States.TaskFailed" not in retried, name
 
 
 def _worker_tasks():
-    for state in ASL["States"].values():
+    for name, state in ASL["States"].items():
+        if state.get("Resource", "").endswith("sqs:sendMessage.waitForTaskToken"):
+            yield name, state
         for branch in state.get("Branches", []):
             for name, inner in branch["States"].items():
-                if inner["Resource"].endswith("sqs:sendMessage.waitForTaskToken"):
+                if inner.get("Resource", "").endswith("sqs:sendMessage.waitForTaskToken"):
                     yield name, inner
 
 
 def test_worker_tasks_heartbeat_time_out_and_retry_only_worker_failures():
     tasks = dict(_worker_tasks())
-    assert set(tasks) == {"Transcode", "Transcribe"}
+    assert set(tasks) == {"Transcode", "Transcribe", "ConvertAnimation"}
     for name, task in tasks.items():
         assert task["HeartbeatSecondsPath"] == "$.worker_heartbeat_seconds", name
         assert task["TimeoutSeconds"] > 0, name
@@ -107,3 +117,15 @@ def test_every_worker_has_its_queue_and_placeholder():
         assert worker["queue"] in MANIFEST.queues
         assert worker["queue"] in placeholders
         assert MANIFEST.queues[worker["queue"]]["dead_letter_queue"] in MANIFEST.queues
+
+
+def test_environment_values_with_a_colon_are_literal_unless_they_name_a_resource():
+    manifest = Manifest.load()
+    account = Account("000000000000", "us-east-1")
+    assert manifest.resolve("table:jobs", account) == manifest.tables["jobs"]["name"]
+    # A URL and a JSON list (SMMU_CORS_ORIGINS) pass through as they are.
+    assert manifest.resolve("http://127.0.0.1:8000", account) == "http://127.0.0.1:8000"
+    origins = '["http://127.0.0.1:8000"]'
+    assert manifest.resolve(origins, account) == origins
+    with pytest.raises(ValueError, match="unknown reference kind"):
+        manifest.resolve("tabel:jobs", account)

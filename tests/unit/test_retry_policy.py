@@ -25,7 +25,7 @@ def _tasks(states=ASL["States"]):
 
 def test_every_function_step_retries_a_crashed_environment_with_bounded_backoff():
     functions = {name: state for name, state in _tasks() if state["Resource"].endswith("lambda:invoke")}
-    assert len(functions) == 7
+    assert len(functions) == 9
     for name, state in functions.items():
         [retrier] = [r for r in state["Retry"] if set(r["ErrorEquals"]) >= ENVIRONMENT_FAULTS]
         assert 1 <= retrier["MaxAttempts"] <= 3, name

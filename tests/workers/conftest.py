@@ -23,6 +23,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     made["speech"] = media.speech(root / "speech.wav")
     made["speech_video"] = media.speech_video(root / "speech.mp4", made["speech"])
     made["corrupt"] = media.truncated(made["video_720"], root / "corrupt.mp4")
+    made["hdr"] = media.hdr_video(root / "hdr_pq.mp4")
+    made["gif"] = media.animated_gif(root / "animated.gif")
     text = root / "notes.txt"
     text.write_text("not media at all\n" * 100)
     made["text"] = text

@@ -30,7 +30,15 @@ def test_a_one_frame_video_gets_every_output(tmp_path, runner):
     # Before: every thumbnail was clamped to the one frame, and ffmpeg-python refused the graph (ValueError).
     artifacts, media_info = transcode(media.one_frame(tmp_path / "one.mp4"), tmp_path / "out", runner, SETTINGS)
     assert media_info["duration_seconds"] < 0.1
-    assert _kinds(artifacts) == {"video": 1, "hls_playlist": 1, "hls_master": 1, "poster": 1, "thumbnail": 3}
+    assert _kinds(artifacts) == {
+        "video": 1,
+        "hls_playlist": 1,
+        "hls_master": 1,
+        "poster": 1,
+        "thumbnail": 3,
+        "storyboard": 1,
+        "storyboard_sheet": 1,
+    }
     thumbs = [a for a in artifacts if a.kind == "thumbnail"]
     assert len({a.path for a in thumbs}) == 3 and all(a.path.stat().st_size > 0 for a in thumbs)
 

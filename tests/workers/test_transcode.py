@@ -1,11 +1,12 @@
 """The transcoder with real FFmpeg on generated media: what a viewer or listener gets."""
 
+import itertools
 import json
 import re
 import subprocess
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from smmu.errors import CorruptMediaError
 from workers.probe import probe, probe_raw
@@ -64,8 +65,16 @@ def test_hls_master_references_every_rendition(full_hd):
     lines = master.path.read_text().splitlines()
     assert lines[0] == "#EXTM3U"
     variants = [(lines[i], lines[i + 1]) for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF:")]
-    assert [uri for _, uri in variants] == ["1080p.m3u8", "720p.m3u8", "480p.m3u8", "360p.m3u8"]
-    for info, uri in variants:
+    assert [uri for _, uri in variants] == ["1080p.m3u8", "720p.m3u8", "480p.m3u8", "360p.m3u8", "audio.m3u8"]
+    *pictures, (audio_info, _) = variants
+    # The audio-only rendition: AAC alone, no picture size, listed last so no player starts with it.
+    assert 'CODECS="mp4a.40.2"' in audio_info and "RESOLUTION" not in audio_info
+    [audio_only] = by_kind(artifacts, "hls_audio_playlist")
+    audio_segments = [line for line in audio_only.path.read_text().splitlines() if line.endswith(".ts")]
+    made = probe_raw(out / "hls" / audio_segments[0])
+    assert [s["codec_type"] for s in made["streams"]] == ["audio"]
+    assert audio_only.bitrate and audio_only.bitrate < 100_000
+    for info, uri in pictures:
         attributes = {k: v.strip('"') for k, v in re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', info.split(":", 1)[1])}
         assert int(attributes["BANDWIDTH"]) > 0
         expected = {"1080p": "1920x1080", "720p": "1280x720", "480p": "854x480", "360p": "640x360"}[uri[:-5]]
@@ -92,6 +101,89 @@ def test_poster_and_thumbnails_are_jpegs_of_the_promised_size(full_hd):
             assert image.size == (artifact.width, artifact.height)
     assert (poster.width, poster.height) == (1920, 1080)
     assert {(t.width, t.height) for t in thumbs} == {(320, 180)}
+
+
+def test_storyboard_cues_point_inside_their_sprite_sheets(full_hd):
+    artifacts, media, _ = full_hd
+    sheets = {a.path.name: a for a in by_kind(artifacts, "storyboard_sheet")}
+    [track] = by_kind(artifacts, "storyboard")
+    text = track.path.read_text()
+    assert text.startswith("WEBVTT\n")
+    cues = re.findall(r"([\d:.]+) --> ([\d:.]+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)", text)
+    # A 2 s video, a frame a second: two thumbnails, covering the whole video without gaps.
+    assert len(cues) == 2
+    times = [(_seconds(start), _seconds(end)) for start, end, *_ in cues]
+    assert times[0][0] == 0 and times[-1][1] == pytest.approx(media["duration_seconds"], abs=0.01)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(times))
+    for _, _, sheet, x, y, w, h in cues:
+        with Image.open(sheets[sheet].path) as image:
+            assert image.size == (sheets[sheet].width, sheets[sheet].height)
+            assert int(x) + int(w) <= image.width and int(y) + int(h) <= image.height
+            # 16:9 tiles of the configured width, each holding a picture (not the sheet's black background).
+            assert (int(w), int(h)) == (160, 90)
+            tile = image.crop((int(x), int(y), int(x) + int(w), int(y) + int(h))).convert("L")
+            assert tile.getextrema()[1] > 40
+
+
+def _seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+def test_hdr_is_tone_mapped_to_sdr_bt709(files, tmp_path, runner, transfer):
+    from smmu_stack.devkit import worker_media
+
+    source = (
+        files["hdr"] if transfer == "smpte2084" else worker_media.hdr_video(tmp_path / "hlg.mp4", transfer=transfer)
+    )
+    assert probe(source)["video"]["hdr"] and probe(source)["video"]["pix_fmt"] == "yuv420p10le"
+    artifacts, media = transcode(source, tmp_path / "out", runner, SETTINGS)
+    assert media["tone_mapped"] is True
+    for artifact in by_kind(artifacts, "video"):
+        video = next(s for s in probe_raw(artifact.path)["streams"] if s["codec_type"] == "video")
+        assert (video["pix_fmt"], video["color_space"], video["color_transfer"], video["color_primaries"]) == (
+            "yuv420p",
+            "bt709",
+            "bt709",
+            "bt709",
+        )
+    # The poster is tone-mapped too: testsrc2's colours keep their saturation (the SDR original's mean is ~250 of
+    # 255); the same frame decoded without tone mapping comes out washed out (~115).
+    [poster] = by_kind(artifacts, "poster")
+    with Image.open(poster.path) as image:
+        assert ImageStat.Stat(image.convert("HSV")).mean[1] >= 200
+
+
+def test_sdr_video_is_not_tone_mapped(full_hd):
+    _, media, _ = full_hd
+    assert media["tone_mapped"] is False and media["video"]["hdr"] is False
+
+
+def test_animated_gif_becomes_a_smaller_mp4_and_webp(files, tmp_path, runner):
+    from workers.transcode.worker import animate
+
+    artifacts, facts = animate(files["gif"], tmp_path / "out", runner, SETTINGS)
+    assert facts["frames"] == 20
+    made = {a.kind: a for a in artifacts}
+    assert set(made) == {"animation_mp4", "animation_webp"}
+    gif_size = files["gif"].stat().st_size
+    mp4 = probe_raw(made["animation_mp4"].path)
+    [video] = mp4["streams"]  # no audio track
+    assert (video["codec_name"], video["pix_fmt"], video["width"], video["height"]) == ("h264", "yuv420p", 320, 240)
+    assert float(mp4["format"]["duration"]) == pytest.approx(2.0, abs=0.15)
+    with Image.open(made["animation_webp"].path) as webp:
+        assert webp.format == "WEBP" and webp.is_animated and webp.n_frames == 20 and webp.size == (320, 240)
+    for artifact in made.values():
+        assert artifact.path.stat().st_size < gif_size, artifact.kind
+
+
+def test_a_still_gif_makes_no_animation(tmp_path, runner):
+    from workers.transcode.worker import animate
+
+    still = tmp_path / "still.gif"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(still)
+    assert animate(still, tmp_path / "out", runner, SETTINGS) == ([], {"frames": 1})
 
 
 def test_rotated_video_comes_out_upright(files, tmp_path, runner):

@@ -42,7 +42,16 @@ def test_transcode_service(moto, files, tmp_path):
     outputs = {o["key"]: o for o in result["outputs"]}
     stored = pipeline.keys(prefix)
     assert set(outputs) <= stored
-    assert {o["kind"] for o in outputs.values()} == {"video", "hls_master", "hls_playlist", "poster", "thumbnail"}
+    assert {o["kind"] for o in outputs.values()} == {
+        "video",
+        "hls_master",
+        "hls_playlist",
+        "hls_audio_playlist",
+        "poster",
+        "thumbnail",
+        "storyboard",
+        "storyboard_sheet",
+    }
     assert stored - set(outputs) == {k for k in stored if k.endswith(".ts")}  # segments: stored, not listed
     video = outputs[prefix + "video/240p.mp4"]
     assert (video["width"], video["height"], video["content_type"]) == (320, 240, "video/mp4")
@@ -50,6 +59,7 @@ def test_transcode_service(moto, files, tmp_path):
     head = pipeline.s3.head_object(Bucket=pipeline.processed_bucket, Key=prefix + "video/240p.mp4")
     assert head["ContentLength"] == video["size_bytes"] and head["ContentType"] == "video/mp4"
     assert result["media_type"] == "video" and result["media"]["video"]["width"] == 320
+    assert result["hls"]["mpegts_start"] > 0  # where the captions are mapped onto (FFmpeg's TS clock starts late)
     item = pipeline.ddb.get_item(TableName=pipeline.media_table, Key={"job_id": {"S": job["job_id"]}})["Item"]
     assert item["media_type"]["S"] == "video"
     assert item["metadata"]["M"]["video"]["M"]["height"]["N"] == "240"

@@ -152,24 +152,122 @@ def variant_stats(playlist: Path) -> VariantStats:
 @dataclass(frozen=True)
 class Variant:
     uri: str
-    width: int
-    height: int
+    #: None for the audio-only rendition.
+    width: int | None
+    height: int | None
     stats: VariantStats
     codecs: str
     fps: float | None
 
 
 def master_playlist(variants: list[Variant]) -> str:
+    """The master playlist: one EXT-X-STREAM-INF per variant, in the order given (players start with the first;
+    the audio-only rendition goes last). Captions are added once the transcript exists (``smmu.hls``)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for variant in variants:
         attributes = [
             f"BANDWIDTH={variant.stats.peak_bandwidth}",
             f"AVERAGE-BANDWIDTH={variant.stats.average_bandwidth}",
-            f"RESOLUTION={variant.width}x{variant.height}",
-            f'CODECS="{variant.codecs}"',
         ]
+        if variant.width and variant.height:
+            attributes.append(f"RESOLUTION={variant.width}x{variant.height}")
+        attributes.append(f'CODECS="{variant.codecs}"')
         if variant.fps:
             attributes.append(f"FRAME-RATE={variant.fps:.3f}")
         lines.append("#EXT-X-STREAM-INF:" + ",".join(attributes))
         lines.append(variant.uri)
     return "\n".join(lines) + "\n"
+
+
+# -- storyboard (scrubbing previews) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Storyboard:
+    """Frames every ``interval`` seconds, ``tile_width`` x ``tile_height`` each, laid out ``columns`` x ``rows``
+    per sprite sheet."""
+
+    interval: float
+    max_frames: int
+    tile_width: int
+    tile_height: int
+    columns: int
+    rows: int
+
+    @property
+    def per_sheet(self) -> int:
+        return self.columns * self.rows
+
+
+def plan_storyboard(
+    duration: float, width: int, height: int, *, tile_width: int, max_frames: int, min_interval: float, columns: int,
+    rows: int,
+) -> Storyboard:  # fmt: skip
+    """A frame every ``min_interval`` seconds, or sparser so a long video has at most ``max_frames``."""
+    interval = max(min_interval, duration / max(1, max_frames))
+    tile_w, tile_h = fit_width(width, height, tile_width)
+    return Storyboard(
+        interval=round(interval, 3),
+        max_frames=max_frames,
+        tile_width=tile_w,
+        tile_height=tile_h,
+        columns=columns,
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    width: int
+    height: int
+    frames: int
+
+
+def sheet_layout(storyboard: Storyboard, frames: int) -> list[Sheet]:
+    """The sprite sheets for ``frames`` frames: full sheets, then a last one only as tall as its rows need (a
+    short video's single sheet is one row when its frames fit in one)."""
+    sheets = []
+    for index, start in enumerate(range(0, frames, storyboard.per_sheet)):
+        count = min(storyboard.per_sheet, frames - start)
+        columns = min(storyboard.columns, count)
+        rows = math.ceil(count / storyboard.columns)
+        sheets.append(
+            Sheet(
+                name=f"storyboard_{index + 1:02d}.jpg",
+                width=columns * storyboard.tile_width,
+                height=rows * storyboard.tile_height,
+                frames=count,
+            )
+        )
+    return sheets
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = max(0, round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def storyboard_vtt(storyboard: Storyboard, sheets: list[Sheet], duration: float) -> str:
+    """A WebVTT thumbnails track: one cue per frame, its text the sheet and the frame's rectangle in it
+    (``storyboard_01.jpg#xywh=x,y,w,h``, the media fragment players' thumbnail plugins read). Frame ``k`` was
+    taken at ``k * interval`` and stands for the time until the next one; the last lasts to the end."""
+    lines = ["WEBVTT", ""]
+    total = sum(sheet.frames for sheet in sheets)
+    frame = 0
+    for sheet in sheets:
+        for i in range(sheet.frames):
+            start = frame * storyboard.interval
+            end = duration if frame == total - 1 else min(duration, (frame + 1) * storyboard.interval)
+            x = (i % storyboard.columns) * storyboard.tile_width
+            y = (i // storyboard.columns) * storyboard.tile_height
+            lines += [
+                f"{_vtt_time(start)} --> {_vtt_time(max(end, start + 0.001))}",
+                f"{sheet.name}#xywh={x},{y},{storyboard.tile_width},{storyboard.tile_height}",
+                "",
+            ]
+            frame += 1
+    return "\n".join(lines)

@@ -13,6 +13,8 @@ class TranscodeSettings(BaseSettings):
     x264_preset: str = "veryfast"
     crf: int = 23
     hls_segment_seconds: int = 4
+    #: Make HLS (playlists and segments) besides the MP4s; an upload's options may turn it off.
+    hls: bool = True
     thumbnails: int = 4
     thumbnail_width: int = 320
     #: FFmpeg threads per encode (0: FFmpeg decides).
@@ -27,3 +29,19 @@ class TranscodeSettings(BaseSettings):
     waveform_sample_rate: int = 4000
     #: Write the probed metadata to the media table (as ProcessImage does for images).
     write_media_table: bool = True
+    #: HDR sources (PQ, HLG) are tone-mapped to SDR BT.709 with this curve (FFmpeg's tonemap filter).
+    tonemap: str = "hable"
+    #: The audio-only HLS rendition (for bad connections and listening in the background).
+    audio_only_bitrate: int = 64_000
+    #: Storyboard (scrubbing previews): a frame every this many seconds at least, at most this many frames
+    #: (longer videos get sparser frames), this wide, laid out this many columns and rows per sprite sheet.
+    storyboard: bool = True
+    storyboard_interval_seconds: float = 1.0
+    storyboard_max_frames: int = 200
+    storyboard_tile_width: int = 160
+    storyboard_columns: int = 10
+    storyboard_rows: int = 10
+    #: Animated GIFs: also a silent H.264 MP4 and an animated WebP, at most this long and this wide.
+    animation_max_seconds: float = 60.0
+    animation_max_width: int = 640
+    animation_webp_quality: int = 70

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ffmpeg
+
 from smmu.errors import CorruptMediaError
 from workers.errors import WorkerError
 from workers.probe import describe, probe, probe_raw
@@ -19,12 +21,16 @@ from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
 from workers.transcode import commands
 from workers.transcode.plan import (
     Rendition,
+    Storyboard,
     Variant,
     codecs_string,
     fit_width,
     master_playlist,
     plan_ladder,
+    plan_storyboard,
+    sheet_layout,
     still_times,
+    storyboard_vtt,
     variant_stats,
 )
 from workers.transcode.settings import TranscodeSettings
@@ -37,10 +43,22 @@ M3U8 = "application/vnd.apple.mpegurl"
 TS = "video/mp2t"
 JPEG = "image/jpeg"
 PNG = "image/png"
+VTT = "text/vtt"
+WEBP = "image/webp"
+#: The audio-only HLS rendition's name (its playlist is hls/audio.m3u8).
+AUDIO_ONLY = "audio"
+AUDIO_ONLY_CODECS = "mp4a.40.2"
 #: Sample rates AAC and MP3 both take; anything else is resampled to 48 kHz.
 _KEPT_SAMPLE_RATES = frozenset({16000, 22050, 24000, 32000, 44100, 48000})
 #: Below this integrated loudness the input counts as silent and is not normalised (gain would be absurd).
 SILENCE_LUFS = -70.0
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _output_info(path: Path) -> dict[str, Any]:
@@ -67,9 +85,26 @@ def _video(
     video, audio = media["video"], media["audio"]
     renditions = plan_ladder(video["width"], video["height"], settings.heights)
     mp4_dir, hls_dir, image_dir = (out_dir / name for name in ("video", "hls", "images"))
-    for folder in (mp4_dir, hls_dir, image_dir):
+    # Intermediates (the audio-only AAC, the storyboard's single frames) stay out of the uploaded folder.
+    work_dir = out_dir.parent / "intermediate"
+    frame_dir = work_dir / "frames"
+    for folder in (mp4_dir, hls_dir, image_dir, frame_dir):
         folder.mkdir(parents=True, exist_ok=True)
-
+    storyboard = (
+        plan_storyboard(
+            media["duration_seconds"],
+            renditions[0].width,
+            renditions[0].height,
+            tile_width=settings.storyboard_tile_width,
+            max_frames=settings.storyboard_max_frames,
+            min_interval=settings.storyboard_interval_seconds,
+            columns=settings.storyboard_columns,
+            rows=settings.storyboard_rows,
+        )
+        if settings.storyboard
+        else None
+    )
+    hdr = bool(video.get("hdr"))
     args, mp4s = commands.ladder(
         source,
         renditions,
@@ -79,8 +114,12 @@ def _video(
         audio_channels=audio["channels"] if audio else None,
         fps=video["fps"],
         settings=settings,
+        hdr=hdr,
+        storyboard=(storyboard, frame_dir) if storyboard else None,
+        audio_only=work_dir / "audio_only.mp4" if audio else None,
     )
     run(args, "ladder")
+    media["tone_mapped"] = hdr
     artifacts: list[Artifact] = []
     probed: dict[str, dict[str, Any]] = {}
     for rendition in renditions:
@@ -105,8 +144,36 @@ def _video(
             )
         )
 
+    audio_only = mp4s.pop(AUDIO_ONLY, None)
+    if settings.hls:
+        artifacts += _hls(mp4s, audio_only, renditions, probed, hls_dir, media, run, settings)
+
+    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
+    if storyboard:
+        artifacts.extend(_storyboard(storyboard, frame_dir, out_dir / "storyboard", media["duration_seconds"]))
+    return artifacts
+
+
+def _hls(
+    mp4s: dict[str, Path],
+    audio_only: Path | None,
+    renditions: list[Rendition],
+    probed: dict[str, dict[str, Any]],
+    hls_dir: Path,
+    media: dict[str, Any],
+    run: Runner,
+    settings: TranscodeSettings,
+) -> list[Artifact]:
+    """HLS from the MP4s (copied, not encoded again): a media playlist per rendition, the audio-only rendition
+    and the master playlist."""
+    artifacts: list[Artifact] = []
+    has_audio = media["audio"] is not None
     args, playlists = commands.hls(
-        mp4s, hls_dir, segment_seconds=settings.hls_segment_seconds, has_audio=audio is not None
+        {**mp4s, **({AUDIO_ONLY: audio_only} if audio_only else {})},
+        hls_dir,
+        segment_seconds=settings.hls_segment_seconds,
+        has_audio=has_audio,
+        audio_only=AUDIO_ONLY,
     )
     run(args, "hls")
     variants = []
@@ -120,7 +187,7 @@ def _video(
                 width=rendition.width,
                 height=rendition.height,
                 stats=stats,
-                codecs=codecs_string(stream.get("profile"), stream.get("level"), audio is not None),
+                codecs=codecs_string(stream.get("profile"), stream.get("level"), has_audio),
                 fps=probed[rendition.name]["media"]["video"]["fps"],
             )
         )
@@ -137,11 +204,74 @@ def _video(
             )
         )
         artifacts.extend(Artifact(path=hls_dir / seg, name=f"hls/{seg}", content_type=TS) for seg in stats.segments)
+    if audio_only:
+        artifacts.extend(_audio_only_variant(playlists[AUDIO_ONLY], variants))
+    first_segment = hls_dir / variants[0].stats.segments[0]
+    start = _number((probe_raw(first_segment).get("format") or {}).get("start_time"))
+    # Where the segments' clock starts (90 kHz): captions added later are mapped onto it (smmu/hls.py).
+    media["hls"] = {"mpegts_start": round(start * 90000) if start is not None else None}
     master = hls_dir / "master.m3u8"
     master.write_text(master_playlist(variants))
     artifacts.append(Artifact(path=master, name="hls/master.m3u8", content_type=M3U8, kind="hls_master"))
+    return artifacts
 
-    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
+
+def _audio_only_variant(playlist: Path, variants: list[Variant]) -> list[Artifact]:
+    """The audio-only rendition, listed last in the master (players pick it only when nothing else fits)."""
+    stats = variant_stats(playlist)
+    variants.append(
+        Variant(uri=playlist.name, width=None, height=None, stats=stats, codecs=AUDIO_ONLY_CODECS, fps=None)
+    )
+    segments = [Artifact(path=playlist.parent / seg, name=f"hls/{seg}", content_type=TS) for seg in stats.segments]
+    listed = Artifact(
+        path=playlist,
+        name=f"hls/{playlist.name}",
+        content_type=M3U8,
+        kind="hls_audio_playlist",
+        duration_seconds=round(stats.duration_seconds, 3),
+        bitrate=stats.average_bandwidth,
+    )
+    return [listed, *segments]
+
+
+def _storyboard(storyboard: Storyboard, frame_dir: Path, out_dir: Path, duration: float) -> list[Artifact]:
+    """Sprite sheets from the frames the ladder's decode wrote, and the WebVTT track that points into them."""
+    from PIL import Image
+
+    frames = sorted(frame_dir.glob("frame_*.jpg"))
+    if not frames:
+        raise CorruptMediaError("no picture could be decoded for the storyboard")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sheets = sheet_layout(storyboard, len(frames))
+    artifacts = []
+    position = 0
+    for sheet in sheets:
+        canvas = Image.new("RGB", (sheet.width, sheet.height))
+        for i in range(sheet.frames):
+            with Image.open(frames[position]) as tile:
+                x = (i % storyboard.columns) * storyboard.tile_width
+                y = (i // storyboard.columns) * storyboard.tile_height
+                canvas.paste(tile.convert("RGB").resize((storyboard.tile_width, storyboard.tile_height)), (x, y))
+            position += 1
+        path = out_dir / sheet.name
+        canvas.save(path, "JPEG", quality=75, optimize=True)
+        artifacts.append(
+            Artifact(
+                path=path,
+                name=f"storyboard/{sheet.name}",
+                content_type=JPEG,
+                kind="storyboard_sheet",
+                width=sheet.width,
+                height=sheet.height,
+            )
+        )
+    track = out_dir / "storyboard.vtt"
+    track.write_text(storyboard_vtt(storyboard, sheets, duration), encoding="utf-8")
+    artifacts.append(
+        Artifact(
+            path=track, name="storyboard/storyboard.vtt", content_type=VTT, kind="storyboard", duration_seconds=duration
+        )
+    )
     return artifacts
 
 
@@ -152,7 +282,11 @@ def _stills(
     thumb_w, thumb_h = fit_width(top.width, top.height, settings.thumbnail_width)
     shots = [(poster_at, top.width, top.height, image_dir / "poster.jpg")]
     shots += [(at, thumb_w, thumb_h, image_dir / f"thumb_{i + 1:02d}.jpg") for i, at in enumerate(thumb_times)]
-    run(commands.stills(source, video_index=media["video"]["index"], shots=shots), "stills")
+    args = commands.stills(
+        source, video_index=media["video"]["index"], shots=shots, hdr=bool(media["video"].get("hdr")),
+        tonemap=settings.tonemap,
+    )  # fmt: skip
+    run(args, "stills")
     artifacts = []
     for at, width, height, path in shots:
         if not path.exists() or path.stat().st_size == 0:
@@ -226,12 +360,83 @@ def _audio(
     return artifacts
 
 
+def frame_count(path: Path) -> int:
+    """Frames in the first video stream, counted from the packets (no decode)."""
+    info = ffmpeg.probe(str(path), v="error", count_packets=None, select_streams="v:0")
+    streams = info.get("streams") or []
+    return int(streams[0].get("nb_read_packets") or 0) if streams else 0
+
+
+def animate(
+    source: Path, out_dir: Path, run: Runner, settings: TranscodeSettings
+) -> tuple[list[Artifact], dict[str, Any]]:
+    """An animated GIF also as an H.264 MP4 and an animated WebP (a still GIF: nothing to make)."""
+    frames = frame_count(source)
+    facts: dict[str, Any] = {"frames": frames}
+    if frames < 2:
+        return [], facts
+    folder = out_dir / "animation"
+    folder.mkdir(parents=True, exist_ok=True)
+    args, paths = commands.animation(source, folder, settings=settings)
+    run(args, "animation")
+    artifacts = []
+    for fmt, content_type in (("mp4", MP4), ("webp", WEBP)):
+        path = paths[fmt]
+        if not path.exists() or path.stat().st_size == 0:
+            raise CorruptMediaError("the animation could not be decoded")
+        width, height, duration = _animation_facts(path, fmt)
+        artifacts.append(
+            Artifact(
+                path=path,
+                name=f"animation/{path.name}",
+                content_type=content_type,
+                kind=f"animation_{fmt}",
+                width=width,
+                height=height,
+                duration_seconds=duration,
+            )
+        )
+    facts.update({a.kind: a.path.stat().st_size for a in artifacts if a.kind})
+    return artifacts, facts
+
+
+def _animation_facts(path: Path, fmt: str) -> tuple[int, int, float | None]:
+    """(width, height, seconds) of a made animation. FFmpeg cannot read animated WebP back; Pillow can."""
+    if fmt == "webp":
+        from PIL import Image
+
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            total_ms = 0
+            for index in range(frames):
+                image.seek(index)
+                image.load()  # a frame's duration is known once it is read
+                total_ms += int(image.info.get("duration") or 0)
+            return image.width, image.height, round(total_ms / 1000, 3) or None
+    made = probe(path)
+    return made["video"]["width"], made["video"]["height"], made["duration_seconds"]
+
+
 def load() -> Callable[[TaskContext], WorkResult]:
     settings = TranscodeSettings()
 
     def handle(ctx: TaskContext) -> WorkResult:
-        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, settings)
+        if ctx.task.media_type == "image":
+            # An animated GIF after its image processing: the MP4 and WebP only (see the state machine).
+            made, facts = animate(ctx.source, ctx.workdir / "out", ctx.run, settings)
+            ctx.logger.info("animation converted", files=len(made), frames=facts["frames"])
+            return WorkResult(artifacts=made, result={"media_type": "image", "animation": facts})
+        options = ctx.task.processing_options
+        # The upload's choices (ladder rungs, HLS) override the worker's defaults for this task only.
+        chosen = settings.model_copy(
+            update={
+                "hls": settings.hls and options.hls,
+                **({"heights": tuple(options.ladder)} if options.ladder else {}),
+            }
+        )
+        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, chosen)
         media_type = "video" if media["has_video"] else "audio"
+        hls = media.pop("hls", {})
         if settings.write_media_table:
             from smmu import aws
             from smmu.repository import MediaRepository
@@ -240,7 +445,7 @@ def load() -> Callable[[TaskContext], WorkResult]:
             store = MediaRepository(get_settings().media_table, aws.client("dynamodb"))
             store.put(ctx.task.job_id, media_type, media)
         ctx.logger.info("transcoded", media_type=media_type, files=len(artifacts))
-        return WorkResult(artifacts=artifacts, result={"media_type": media_type, "media": media})
+        return WorkResult(artifacts=artifacts, result={"media_type": media_type, "media": media, "hls": hls})
 
     return handle
 

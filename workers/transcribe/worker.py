@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smmu.options import AUTO
 from workers.probe import probe
 from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
 from workers.transcribe import audio
@@ -20,7 +21,12 @@ Runner = Callable[[list[str], str], Path]
 
 
 def transcribe(
-    source: Path, out_dir: Path, run: Runner, transcriber: Transcriber, cancelled: Any = None
+    source: Path,
+    out_dir: Path,
+    run: Runner,
+    transcriber: Transcriber,
+    cancelled: Any = None,
+    language: str | None = None,
 ) -> tuple[list[Artifact], Transcript]:
     media = probe(source)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -29,7 +35,7 @@ def transcribe(
     else:
         wav = out_dir.parent / "audio-16k.wav"
         run(audio.extract_args(source, wav, audio_index=media["audio"]["index"]), "extract-audio")
-        transcript = transcriber.transcribe_wav(wav, cancelled)
+        transcript = transcriber.transcribe_wav(wav, cancelled, language)
         wav.unlink(missing_ok=True)
     return write_outputs(transcript, out_dir), transcript
 
@@ -42,7 +48,7 @@ def write_outputs(transcript: Transcript, out_dir: Path) -> list[Artifact]:
             "transcript",
         ),
         "transcript.srt": (to_srt(transcript.segments), "application/x-subrip", "subtitles_srt"),
-        "transcript.vtt": (to_vtt(transcript.segments), "text/vtt", "subtitles_vtt"),
+        "transcript.vtt": (to_vtt(transcript.segments, transcript.language), "text/vtt", "subtitles_vtt"),
     }
     artifacts = []
     for name, (text, content_type, kind) in files.items():
@@ -64,7 +70,12 @@ def load() -> Callable[[TaskContext], WorkResult]:
     transcriber = Transcriber()
 
     def handle(ctx: TaskContext) -> WorkResult:
-        artifacts, transcript = transcribe(ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled)
+        options = ctx.task.processing_options
+        # The upload's spoken language, when the client named one ("auto": the setting's, else detected).
+        language = None if options.language == AUTO else options.language
+        artifacts, transcript = transcribe(
+            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, language
+        )
         ctx.logger.info("transcribed", empty=transcript.empty, segments=len(transcript.segments), note=transcript.note)
         return WorkResult(artifacts=artifacts, result={"transcript": transcript.summary()})
 

@@ -3,20 +3,24 @@
 # manifest (through the ARNs passed in). A function the manifest adds without an entry here gets logs only.
 
 locals {
-  jobs_table      = var.table_arns["jobs"]
-  media_table     = var.table_arns["media"]
-  api_keys_table  = var.table_arns["api_keys"]
-  usage_table     = var.table_arns["usage"]
-  raw_bucket      = var.bucket_arns["raw"]
-  processed_items = "${var.bucket_arns["processed"]}/${var.output_prefix}*"
-  raw_uploads     = "${var.bucket_arns["raw"]}/${var.upload_prefix}*"
-  jobs_indexes    = [for index in local.manifest.tables.jobs.global_secondary_indexes : "${local.jobs_table}/index/${index.name}"]
+  jobs_table       = var.table_arns["jobs"]
+  media_table      = var.table_arns["media"]
+  api_keys_table   = var.table_arns["api_keys"]
+  usage_table      = var.table_arns["usage"]
+  raw_bucket       = var.bucket_arns["raw"]
+  processed_items  = "${var.bucket_arns["processed"]}/${var.output_prefix}*"
+  raw_uploads      = "${var.bucket_arns["raw"]}/${var.upload_prefix}*"
+  processed_bucket = var.bucket_arns["processed"]
+  jobs_indexes     = [for index in local.manifest.tables.jobs.global_secondary_indexes : "${local.jobs_table}/index/${index.name}"]
 
   pipeline_executions = "${replace(var.state_machine_arns["pipeline"], ":stateMachine:", ":execution:")}:*"
 
   job_records = { sid = "JobRecords", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [local.jobs_table] }
   # HeadObject and GetObject both need s3:GetObject.
   read_uploads = { sid = "ReadUploads", actions = ["s3:GetObject"], resources = [local.raw_uploads] }
+  # Removing a cancelled or deleted job's outputs: every version (ListObjectVersions, then DeleteObjects of each).
+  list_output_versions = { sid = "ListOutputVersions", actions = ["s3:ListBucketVersions"], resources = [local.processed_bucket] }
+  remove_outputs       = { sid = "RemoveOutputs", actions = ["s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.processed_items] }
 
   function_statements = {
     dispatcher = [
@@ -41,11 +45,27 @@ locals {
       # Aborts abandoned multipart uploads (the lifecycle rule removes them too, but only after a day).
       { sid = "FindAbandonedUploads", actions = ["s3:ListBucketMultipartUploads"], resources = [local.raw_bucket] },
       { sid = "AbortAbandonedUploads", actions = ["s3:AbortMultipartUpload"], resources = [local.raw_uploads] },
+      # Retention sweep (the buckets' expiration rules do the same on AWS): list by version, delete old ones.
+      { sid = "FindExpiredFiles", actions = ["s3:ListBucketVersions"], resources = [local.raw_bucket, local.processed_bucket] },
+      {
+        sid       = "RemoveExpiredFiles"
+        actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+        resources = [local.raw_uploads, local.processed_items]
+      },
     ]
     process_image = [
       local.job_records,
       local.read_uploads,
-      { sid = "WriteMedia", actions = ["dynamodb:PutItem"], resources = [local.media_table] },
+      # DeleteItem: the media record of a job deleted while its thumbnails were made.
+      { sid = "WriteMedia", actions = ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources = [local.media_table] },
+      { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+      local.list_output_versions,
+      local.remove_outputs,
+    ]
+    # Reads the HLS master and the transcript's WebVTT, writes the captions next to the master.
+    package_hls = [
+      local.job_records,
+      { sid = "ReadOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
       # Duplicates: finds a completed job with the same bytes (the jobs index) and copies its outputs and metadata.
       { sid = "FindDuplicates", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
@@ -79,6 +99,22 @@ locals {
       { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },
       # /healthz: HeadBucket on the upload bucket.
       { sid = "HealthCheck", actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+      # Cancel, retry and delete (smmu/lifecycle.py): stop or start the job's execution, remove its files (every
+      # version) and its records.
+      {
+        sid       = "JobExecutions"
+        actions   = ["states:StartExecution", "states:StopExecution", "states:DescribeExecution"]
+        resources = [var.state_machine_arns["pipeline"], local.pipeline_executions]
+      },
+      { sid = "ListFileVersions", actions = ["s3:ListBucketVersions"], resources = [local.raw_bucket, local.processed_bucket] },
+      {
+        sid       = "RemoveJobFiles"
+        actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+        resources = [local.raw_uploads, local.processed_items]
+      },
+      { sid = "RemoveJobRecords", actions = ["dynamodb:DeleteItem"], resources = [local.jobs_table, local.media_table] },
+      # A retry checks the upload is still stored (HeadObject).
+      { sid = "ReadUploads", actions = ["s3:GetObject"], resources = [local.raw_uploads] },
     ]
   }
 
@@ -98,8 +134,11 @@ locals {
       },
       local.read_uploads,
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
-      { sid = "WriteMedia", actions = ["dynamodb:PutItem"], resources = [local.media_table] },
+      # DeleteItem: the media record of a job deleted while the task ran.
+      { sid = "WriteMedia", actions = ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources = [local.media_table] },
       local.job_records,
+      local.list_output_versions,
+      local.remove_outputs,
     ]
   }
 

@@ -81,7 +81,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       id     = "expire-uploads"
       status = "Enabled"
       filter {
-        prefix = var.expiry_prefix
+        prefix = each.value.expire_prefix
       }
       expiration {
         days = rule.value
@@ -121,7 +121,8 @@ resource "aws_s3_bucket_cors_configuration" "this" {
   cors_rule {
     allowed_methods = each.value.cors_allowed_methods
     allowed_origins = var.cors_allowed_origins
-    allowed_headers = ["Content-Type"]
+    # x-amz-checksum-sha256 is signed into every multipart part URL: the browser sends it with the part.
+    allowed_headers = ["Content-Type", "x-amz-checksum-sha256"]
     max_age_seconds = 3000
   }
 }

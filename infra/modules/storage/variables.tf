@@ -30,12 +30,6 @@ variable "cors_allowed_origins" {
   }
 }
 
-variable "expiry_prefix" {
-  description = "Key prefix that a bucket's expire_after_days applies to (smmu/keys.py UPLOAD_PREFIX)."
-  type        = string
-  default     = "uploads/"
-}
-
 variable "noncurrent_version_expiration_days" {
   description = "Days an overwritten or deleted object version is kept in versioned buckets."
   type        = number

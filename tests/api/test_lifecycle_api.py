@@ -1,0 +1,130 @@
+"""Per-upload options, cancel, retry and delete through the API (in-process) on the embedded cloud: the answers a
+client gets, including every refusal."""
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.integration
+
+IMAGE = {"filename": "a.jpg", "content_type": "image/jpeg", "size_bytes": 1000}
+
+
+def create(api: TestClient, **extra) -> dict:
+    response = api.post("/v1/uploads", json={**IMAGE, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_options_are_stored_and_shown_on_the_job(api):
+    options = {
+        "thumbnail_widths": [120, 480],
+        "thumbnail_formats": ["webp"],
+        "ladder": [720, 360],
+        "hls": False,
+        "transcribe": False,
+        "language": "DE",
+    }
+    job = api.get(f"/v1/jobs/{create(api, options=options)['job_id']}").json()
+    assert job["options"] == {**options, "language": "de"}
+    assert job["attempt"] == 1
+    # Without options the job shows the defaults.
+    plain = api.get(f"/v1/jobs/{create(api)['job_id']}").json()
+    assert plain["options"] == {
+        "thumbnail_widths": None,
+        "thumbnail_formats": None,
+        "ladder": None,
+        "hls": True,
+        "transcribe": True,
+        "language": "auto",
+    }
+
+
+def test_a_multipart_upload_takes_options_too(api):
+    body = create(api, multipart=True, options={"transcribe": False})
+    assert api.get(f"/v1/jobs/{body['job_id']}").json()["options"]["transcribe"] is False
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"thumbnail_widths": [100, 5000]}, "thumbnail_widths"),
+        ({"thumbnail_widths": [1, 2, 3, 4, 5, 6, 7]}, "thumbnail_widths"),
+        ({"thumbnail_widths": [100, 100]}, "thumbnail_widths"),
+        ({"thumbnail_widths": []}, "thumbnail_widths"),
+        ({"thumbnail_formats": ["bmp"]}, "thumbnail_formats"),
+        ({"ladder": [1000]}, "ladder"),
+        ({"hls": "no"}, "hls"),
+        ({"transcribe": 0}, "transcribe"),
+        ({"language": "klingon"}, "language"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_an_option_outside_the_limits_is_refused_naming_it(api, options, named):
+    before = api.get("/v1/jobs").json()["items"]
+    response = api.post("/v1/uploads", json={**IMAGE, "options": options})
+    assert response.status_code == 422, response.text
+    assert any(named in error["loc"] for error in response.json()["detail"]), response.json()
+    assert api.get("/v1/jobs").json()["items"] == before  # nothing stored
+
+
+def test_limits_name_the_option_bounds(api):
+    limits = api.get("/v1/limits").json()["options"]
+    assert limits["thumbnail_formats"] == ["jpeg", "webp", "avif"]
+    assert 720 in limits["ladder_rungs"] and limits["thumbnail_width_max"] >= 640
+
+
+def test_cancel_a_pending_job_then_it_has_ended(api):
+    job_id = create(api)["job_id"]
+    response = api.post(f"/v1/jobs/{job_id}/cancel")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "job_id": job_id,
+        "status": "CANCELLED",
+        "execution_stopped": False,
+        "outputs_removed": 0,
+    }
+    job = api.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "CANCELLED" and job["timeline"][-1]["step"] == "Cancelled"
+    again = api.post(f"/v1/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["detail"]["status"] == "CANCELLED"
+    assert "cannot be cancelled" in again.json()["detail"]["message"]
+
+
+def test_retry_of_a_job_whose_upload_never_arrived_or_that_has_not_ended_is_a_conflict(api):
+    job_id = create(api)["job_id"]
+    pending = api.post(f"/v1/jobs/{job_id}/retry")
+    assert pending.status_code == 409 and pending.json()["detail"]["status"] == "PENDING_UPLOAD"
+    api.post(f"/v1/jobs/{job_id}/cancel")
+    nothing = api.post(f"/v1/jobs/{job_id}/retry")
+    assert nothing.status_code == 409 and "no stored upload" in nothing.json()["detail"]["message"]
+
+
+def test_another_tenants_or_a_missing_job_is_not_found(api, provisioned, aws):
+    from smmu.tenants import ApiKeyStore
+
+    job_id = create(api)["job_id"]
+    token, _ = ApiKeyStore(provisioned.environment["SMMU_API_KEYS_TABLE"], aws("dynamodb")).create("other-tenant")
+    other = {"Authorization": f"Bearer {token}"}
+    for method, path in (("POST", "cancel"), ("POST", "retry"), ("DELETE", "")):
+        url = f"/v1/jobs/{job_id}/{path}".rstrip("/")
+        assert api.request(method, url, headers=other).status_code == 404
+        assert api.request(method, url.replace(job_id, str(uuid.uuid4()))).status_code == 404
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "PENDING_UPLOAD"
+
+
+def test_delete_of_a_pending_job_says_what_went(api):
+    job_id = create(api)["job_id"]
+    response = api.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "job_id": job_id,
+        "cancelled": True,
+        "raw_objects": [],
+        "outputs_removed": 0,
+        "records": ["job"],
+    }
+    assert api.get(f"/v1/jobs/{job_id}").status_code == 404
+    assert api.delete(f"/v1/jobs/{job_id}").status_code == 404
