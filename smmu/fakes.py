@@ -2,6 +2,7 @@
 one execution per job), for unit tests that run in milliseconds. tests/integration/test_stores.py runs one
 behavioural suite against these and the DynamoDB adapters, so the two cannot drift apart."""
 
+import builtins
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from smmu.jobs import (
     JobStatus,
     TimelineEntry,
     allowed_sources,
+    content_key,
     dump,
     execution_name,
     now_iso,
@@ -191,6 +193,21 @@ class InMemoryJobStore:
                     or (i["status"] == JobStatus.PENDING_UPLOAD.value and i["upload_expires_at"] > now)
                 )
             )
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        key = content_key(tenant_id, sha256)
+        with self._lock:
+            items = [
+                i for i in self._items.values() if i.get("content_key") == key and i["status"] == JobStatus.COMPLETED
+            ]
+        items.sort(key=lambda i: (i["created_at"], i["job_id"]))
+        return Job.model_validate(items[0]) if items else None
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        with self._lock:
+            items = [i for i in self._items.values() if i.get("tenant_id", DEFAULT_TENANT) == tenant_id]
+        items.sort(key=lambda i: (i["created_at"], i["job_id"]), reverse=True)
+        return [Job.model_validate(i) for i in items[:scan_limit] if i.get("perceptual_hash")]
 
 
 class InMemoryMediaStore:

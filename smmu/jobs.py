@@ -164,6 +164,19 @@ class Output(MediaFacts):
     size_bytes: int
 
 
+class Placeholder(BaseModel):
+    """What a client paints before any download: a ThumbHash (base64; it carries the aspect ratio) and the
+    dominant colour (#rrggbb)."""
+
+    thumbhash: str
+    dominant_color: str
+
+
+def content_key(tenant_id: str, sha256: str) -> str:
+    """The duplicates index's partition: identical bytes of one tenant (never across tenants)."""
+    return f"{tenant_id}#{sha256}"
+
+
 #: The tenant of jobs written before tenants existed, and of make-believe jobs in tests.
 DEFAULT_TENANT = "default"
 
@@ -196,6 +209,14 @@ class Job(BaseModel):
     #: S3's checksum of a completed multipart upload (SHA-256 of the parts' SHA-256s, then ``-<parts>``).
     checksum_sha256: str | None = None
     execution_name: str | None = None
+    #: SHA-256 (hex) of the uploaded bytes, and its key in the duplicates index (``content_key``).
+    sha256: str | None = None
+    content_key: str | None = None
+    #: The earlier job with the same bytes whose outputs this one reused (it was not processed again).
+    duplicate_of: str | None = None
+    placeholder: Placeholder | None = None
+    #: dHash of an image (128 bits, hex), for ``GET /v1/jobs/{id}/similar``.
+    perceptual_hash: str | None = None
     #: 1 for the first run; each retry starts a new attempt (a new execution) of the same upload.
     attempt: int = 1
     #: What the client asked for at upload; the defaults when it asked for nothing.

@@ -6,6 +6,7 @@ client. In-memory fakes with the same semantics: ``smmu.fakes`` (for fast unit t
 against both, tests/integration/test_stores.py).
 """
 
+import builtins
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -85,6 +86,12 @@ class JobStore(Protocol):
     def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
         """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload URL
         still valid at ``now``."""
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        """The tenant's oldest COMPLETED job whose upload had these bytes (``Job.content_key``), or None."""
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        """The tenant's jobs that have a perceptual hash, among its ``scan_limit`` newest jobs."""
 
 
 class MediaStore(Protocol):

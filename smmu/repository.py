@@ -4,6 +4,7 @@ Each takes its boto3 client: the caller decides where it points (``smmu.aws.clie
 """
 
 import base64
+import builtins
 import json
 from collections.abc import Sequence
 from decimal import Decimal
@@ -19,6 +20,7 @@ from smmu.jobs import (
     JobStatus,
     TimelineEntry,
     allowed_sources,
+    content_key,
     dump,
     now_iso,
     progress_event,
@@ -39,6 +41,7 @@ BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
 #: The tenant's jobs by their last update (keys only): what the tenant-wide event stream polls.
 BY_UPDATED_INDEX = "by_updated"
+BY_CONTENT_INDEX = "by_content"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -400,6 +403,47 @@ class JobRepository:
         for page in self._db.get_paginator("query").paginate(**params):
             count += page["Count"]
         return count
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CONTENT_INDEX,
+            "KeyConditionExpression": "content_key = :key",
+            "FilterExpression": "#status = :completed",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":key": {"S": content_key(tenant_id, sha256)},
+                ":completed": {"S": JobStatus.COMPLETED.value},
+            },
+            "ScanIndexForward": True,  # the oldest: the original, not one of its duplicates
+        }
+        for page in self._db.get_paginator("query").paginate(**params, PaginationConfig={"MaxItems": 100}):
+            for item in page.get("Items", []):
+                return Job.model_validate(_from_dynamo(item))
+        return None
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CREATED_INDEX,
+            "KeyConditionExpression": "listing = :pk",
+            "FilterExpression": "attribute_exists(perceptual_hash)",
+            "ExpressionAttributeValues": {":pk": {"S": listing_partition(tenant_id)}},
+            "ScanIndexForward": False,
+            "Limit": min(scan_limit, 500),
+        }
+        found: builtins.list[Job] = []
+        scanned = 0
+        while scanned < scan_limit:
+            resp = self._db.query(**params)
+            scanned += resp.get("ScannedCount", 0)
+            found += [Job.model_validate(_from_dynamo(item)) for item in resp.get("Items", [])]
+            last = resp.get("LastEvaluatedKey")
+            if last is None:
+                break
+            params["ExclusiveStartKey"] = last
+            params["Limit"] = max(1, min(scan_limit - scanned, 500))
+        return found
 
 
 class MediaRepository:

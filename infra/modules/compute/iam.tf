@@ -67,6 +67,10 @@ locals {
       local.job_records,
       { sid = "ReadOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+      # Duplicates: finds a completed job with the same bytes (the jobs index) and copies its outputs and metadata.
+      { sid = "FindDuplicates", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
+      { sid = "ReuseOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      { sid = "ReuseMedia", actions = ["dynamodb:GetItem"], resources = [local.media_table] },
     ]
   }
 
