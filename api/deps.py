@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Caller, JwtVerifier, Unauthenticated, authenticate
 from api.core.config import ApiSettings, get_api_settings
-from api.storage import Presigner
+from api.storage import Presigner, ProcessedFiles
 from smmu import aws
 from smmu.jobs import isoformat, utcnow
 from smmu.lifecycle import JobLifecycle
@@ -57,6 +57,11 @@ def _presigner(endpoint: str | None, region: str) -> Presigner:
 
 
 @lru_cache
+def _processed(bucket: str) -> ProcessedFiles:
+    return ProcessedFiles(bucket, aws.client("s3"))
+
+
+@lru_cache
 def _keys(table: str) -> ApiKeyStore:
     return ApiKeyStore(table, aws.client("dynamodb"))
 
@@ -83,6 +88,10 @@ def get_presigner(settings: SettingsDep) -> Presigner:
 
 def get_multipart(settings: SettingsDep) -> MultipartUploads:
     return _multipart(settings.raw_bucket)
+
+
+def get_processed(settings: SettingsDep) -> ProcessedFiles:
+    return _processed(settings.processed_bucket)
 
 
 def get_keys(settings: SettingsDep) -> ApiKeyStore:
@@ -142,6 +151,7 @@ LifecycleDep = Annotated[JobLifecycle, Depends(get_lifecycle)]
 MediaDep = Annotated[MediaStore, Depends(get_media)]
 PresignerDep = Annotated[Presigner, Depends(get_presigner)]
 MultipartDep = Annotated[MultipartUploads, Depends(get_multipart)]
+ProcessedDep = Annotated[ProcessedFiles, Depends(get_processed)]
 KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
 UsageDep = Annotated[UsageStore, Depends(get_usage)]
 WebhooksDep = Annotated[WebhookRepository, Depends(get_webhooks)]

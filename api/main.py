@@ -5,7 +5,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.core.config import get_api_settings
-from api.routes import health, jobs, multipart, uploads, web, webhooks
+from api.routes import events, health, jobs, multipart, playback, uploads, web, webhooks
 
 DESCRIPTION = """Upload images, audio and video; follow their processing jobs.
 
@@ -35,6 +35,8 @@ def create_app() -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(multipart.router)
     app.include_router(jobs.router)
+    app.include_router(events.router)
+    app.include_router(playback.router)
     app.include_router(webhooks.router)
     # The web app for people (sign in with an API key, upload, follow jobs, view outputs).
     app.include_router(web.router)

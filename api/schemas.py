@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smmu.jobs import JobError, JobStatus, Output, TimelineEntry
+from smmu.jobs import JobError, JobStatus, Output, Placeholder, TimelineEntry
 from smmu.keys import clean_filename
 from smmu.options import ProcessingOptions
 
@@ -170,6 +170,13 @@ class JobView(BaseModel):
     completed_at: str | None = None
     upload_expires_at: str | None = None
     checksum_sha256: str | None = Field(default=None, description="Of a multipart upload, as S3 computed it")
+    sha256: str | None = Field(default=None, description="SHA-256 (hex) of the uploaded bytes (image jobs)")
+    duplicate_of: str | None = Field(
+        default=None, description="The earlier job with the same bytes whose outputs this job reused"
+    )
+    placeholder: Placeholder | None = Field(
+        default=None, description="Paint this before any download: ThumbHash (base64) and dominant colour"
+    )
     language: str | None = Field(default=None, description="Audio and video: the spoken language (ISO 639-1)")
     error: JobError | None = None
     attempt: int = Field(default=1, description="1, or the attempt a retry started")
@@ -177,6 +184,9 @@ class JobView(BaseModel):
     timeline: list[TimelineEntry]
     outputs: list[OutputView]
     metadata: dict[str, Any] | None = None
+    progress: dict[str, float] = Field(
+        default_factory=dict, description="While RUNNING: each stage's progress (transcode, transcribe), in percent"
+    )
 
 
 class JobSummary(BaseModel):
@@ -193,6 +203,27 @@ class JobPage(BaseModel):
     next_cursor: str | None = None
 
 
+class Playback(BaseModel):
+    hls_url: str = Field(
+        description="The master playlist: a player needs nothing else (no header); every URL it leads to is signed"
+    )
+    expires_at: str = Field(description="Until when the URL and the ones its playlists hand out work")
+
+
 class Health(BaseModel):
     status: str
     checks: dict[str, str]
+
+
+class SimilarJob(BaseModel):
+    job_id: str
+    filename: str
+    created_at: str
+    distance: int = Field(description="Differing bits of the two perceptual hashes (of 128)")
+
+
+class SimilarJobs(BaseModel):
+    job_id: str
+    max_distance: int
+    exact: list[SimilarJob] = Field(description="Jobs whose upload had exactly the same bytes")
+    near: list[SimilarJob] = Field(description="Other bytes, perceptual hash within max_distance bits: nearest first")

@@ -60,3 +60,24 @@ class Presigner:
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl_seconds
         )
+
+
+class ProcessedFiles:
+    """A job's files in the processed bucket, as the playback routes read them."""
+
+    def __init__(self, bucket: str, client: Any) -> None:
+        self.bucket = bucket
+        self._s3 = client
+
+    def keys(self, prefix: str, limit: int = 10_000) -> set[str]:
+        """The keys under ``prefix`` (at most ``limit``: a job has a few hundred)."""
+        found: set[str] = set()
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            found.update(obj["Key"] for obj in page.get("Contents", []))
+            if len(found) >= limit:
+                break
+        return found
+
+    def read_text(self, key: str, max_bytes: int = 1024 * 1024) -> str:
+        body = self._s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+        return body.read().decode("utf-8")

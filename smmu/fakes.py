@@ -2,6 +2,7 @@
 one execution per job), for unit tests that run in milliseconds. tests/integration/test_stores.py runs one
 behavioural suite against these and the DynamoDB adapters, so the two cannot drift apart."""
 
+import builtins
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -12,22 +13,29 @@ from smmu.jobs import (
     DEFAULT_TENANT,
     RETRYABLE,
     Job,
+    JobEvent,
     JobStatus,
     TimelineEntry,
     allowed_sources,
+    content_key,
     dump,
     execution_name,
     now_iso,
+    progress_event,
+    status_event,
+    step_event,
 )
 from smmu.multipart import StoredPart
 from smmu.ports import JobAlreadyExistsError
-from smmu.repository import decode_cursor, encode_cursor
+from smmu.repository import decode_cursor, encode_cursor, step_key
 
 
 class InMemoryJobStore:
     def __init__(self) -> None:
         # Stored as the JSON a table would hold, so a write is a copy and a read never aliases stored state.
         self._items: dict[str, dict[str, Any]] = {}
+        #: job id -> the timeline entries recorded (what makes a retried record_step a no-op)
+        self._event_keys: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def create(self, job: Job) -> None:
@@ -57,7 +65,9 @@ class InMemoryJobStore:
                 return False
             if attempt is not None and item.get("attempt", 1) != attempt:
                 return False
-            self._write(item, {**(fields or {}), "status": target.value}, entry, remove)
+            at = now_iso()
+            events = [status_event(target, at, (fields or {}).get("error"))] + ([step_event(entry)] if entry else [])
+            self._write(item, {**(fields or {}), "status": target.value}, entry, remove, events, at)
             return True
 
     def restart(
@@ -73,7 +83,10 @@ class InMemoryJobStore:
             item = self._items.get(job_id)
             if item is None or JobStatus(item["status"]) not in RETRYABLE or item.get("attempt", 1) != attempt - 1:
                 return False
-            self._write(item, {**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt}, entry, remove)
+            at = now_iso()
+            events = [status_event(JobStatus.QUEUED, at)] + ([step_event(entry)] if entry else [])
+            new = {**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt, "progress": {}}
+            self._write(item, new, entry, remove, events, at)
             return True
 
     def delete(self, job_id: str) -> bool:
@@ -81,29 +94,64 @@ class InMemoryJobStore:
             return self._items.pop(job_id, None) is not None
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
-        return self._update(job_id, {}, entry)
+        with self._lock:
+            item = self._items.get(job_id)
+            keys = self._event_keys.setdefault(job_id, set())
+            if item is None or step_key(entry) in keys:
+                return False
+            self._write(item, {}, entry, (), [step_event(entry)])
+            keys.add(step_key(entry))
+            return True
 
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
-        return self._update(job_id, fields, None)
-
-    def _update(self, job_id: str, fields: dict[str, Any], entry: TimelineEntry | None) -> bool:
         with self._lock:
             item = self._items.get(job_id)
             if item is None:
                 return False
-            self._write(item, fields, entry, ())
+            self._write(item, fields, None, ())
             return True
+
+    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+        with self._lock:
+            item = self._items.get(job_id)
+            if item is None or item["status"] != JobStatus.RUNNING.value:
+                return False
+            progress = dict(item.get("progress", {}))
+            if stage in progress and progress[stage] >= percent:
+                return False
+            at = now_iso()
+            self._write(
+                item, {"progress": {**progress, stage: percent}}, None, (), [progress_event(stage, percent, at)], at
+            )
+            return True
+
+    def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
+        with self._lock:
+            items = [
+                i
+                for i in self._items.values()
+                if i.get("tenant_id", DEFAULT_TENANT) == tenant_id and i["updated_at"] >= since
+            ]
+        items.sort(key=lambda i: i["updated_at"])
+        return [i["job_id"] for i in items[:limit]]
 
     @staticmethod
     def _write(
-        item: dict[str, Any], fields: dict[str, Any], entry: TimelineEntry | None, remove: tuple[str, ...]
+        item: dict[str, Any],
+        fields: dict[str, Any],
+        entry: TimelineEntry | None,
+        remove: tuple[str, ...],
+        events: list[JobEvent] | None = None,
+        at: str | None = None,
     ) -> None:
         # Validate the whole new item first: a write either happens entirely or not at all.
-        new = {**item, **fields, "updated_at": now_iso()}
+        new = {**item, **fields, "updated_at": at or now_iso()}
         for name in remove:
             new.pop(name, None)
         if entry is not None:
             new["timeline"] = [*new.get("timeline", []), dump(entry)]
+        if events:
+            new["events"] = [*new.get("events", []), *(dump(event) for event in events)]
         item.clear()
         item.update(dump(Job.model_validate(new)))
 
@@ -145,6 +193,21 @@ class InMemoryJobStore:
                     or (i["status"] == JobStatus.PENDING_UPLOAD.value and i["upload_expires_at"] > now)
                 )
             )
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        key = content_key(tenant_id, sha256)
+        with self._lock:
+            items = [
+                i for i in self._items.values() if i.get("content_key") == key and i["status"] == JobStatus.COMPLETED
+            ]
+        items.sort(key=lambda i: (i["created_at"], i["job_id"]))
+        return Job.model_validate(items[0]) if items else None
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        with self._lock:
+            items = [i for i in self._items.values() if i.get("tenant_id", DEFAULT_TENANT) == tenant_id]
+        items.sort(key=lambda i: (i["created_at"], i["job_id"]), reverse=True)
+        return [Job.model_validate(i) for i in items[:scan_limit] if i.get("perceptual_hash")]
 
 
 class InMemoryMediaStore:

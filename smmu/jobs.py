@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from smmu.errors import code_for, error_codes
 from smmu.options import ProcessingOptions
@@ -84,6 +84,20 @@ class TimelineEntry(BaseModel):
     attempt: int | None = None
 
 
+class EventKind(StrEnum):
+    """What a job event reports (the ``event:`` of the SSE streams, docs/events.md)."""
+
+    STATUS = "status"
+    STEP = "step"
+    PROGRESS = "progress"
+
+
+class StageProgress(BaseModel):
+    #: The worker that reports it: ``transcode`` or ``transcribe``.
+    stage: str
+    percent: float = Field(ge=0, le=100)
+
+
 class JobError(BaseModel):
     step: str = Field(description="The step that failed")
     code: str = Field(
@@ -92,6 +106,42 @@ class JobError(BaseModel):
         examples=["TYPE_MISMATCH"],
     )
     message: str = Field(description="Human-readable reason")
+
+
+class JobEvent(BaseModel):
+    """One entry of a job's event log, kept in the job's record and appended in the same conditional write as
+    the change it reports: a status transition, a timeline step or a (throttled) progress report."""
+
+    kind: EventKind
+    at: str
+    status: JobStatus | None = None
+    #: With a FAILED status: why.
+    error: JobError | None = None
+    step: str | None = None
+    outcome: Literal["succeeded", "failed", "info"] | None = None
+    duration_ms: float | None = None
+    detail: str | None = None
+    progress: StageProgress | None = None
+
+
+def status_event(status: JobStatus, at: str, error: JobError | dict[str, Any] | None = None) -> JobEvent:
+    err = JobError.model_validate(error) if error is not None else None
+    return JobEvent(kind=EventKind.STATUS, at=at, status=status, error=err)
+
+
+def step_event(entry: TimelineEntry) -> JobEvent:
+    return JobEvent(
+        kind=EventKind.STEP,
+        at=entry.at,
+        step=entry.step,
+        outcome=entry.outcome,
+        duration_ms=entry.duration_ms,
+        detail=entry.detail,
+    )
+
+
+def progress_event(stage: str, percent: float, at: str) -> JobEvent:
+    return JobEvent(kind=EventKind.PROGRESS, at=at, progress=StageProgress(stage=stage, percent=percent))
 
 
 class MediaFacts(BaseModel):
@@ -112,6 +162,19 @@ class Output(MediaFacts):
     key: str
     content_type: str
     size_bytes: int
+
+
+class Placeholder(BaseModel):
+    """What a client paints before any download: a ThumbHash (base64; it carries the aspect ratio) and the
+    dominant colour (#rrggbb)."""
+
+    thumbhash: str
+    dominant_color: str
+
+
+def content_key(tenant_id: str, sha256: str) -> str:
+    """The duplicates index's partition: identical bytes of one tenant (never across tenants)."""
+    return f"{tenant_id}#{sha256}"
 
 
 #: The tenant of jobs written before tenants existed, and of make-believe jobs in tests.
@@ -146,6 +209,14 @@ class Job(BaseModel):
     #: S3's checksum of a completed multipart upload (SHA-256 of the parts' SHA-256s, then ``-<parts>``).
     checksum_sha256: str | None = None
     execution_name: str | None = None
+    #: SHA-256 (hex) of the uploaded bytes, and its key in the duplicates index (``content_key``).
+    sha256: str | None = None
+    content_key: str | None = None
+    #: The earlier job with the same bytes whose outputs this one reused (it was not processed again).
+    duplicate_of: str | None = None
+    placeholder: Placeholder | None = None
+    #: dHash of an image (128 bits, hex), for ``GET /v1/jobs/{id}/similar``.
+    perceptual_hash: str | None = None
     #: 1 for the first run; each retry starts a new attempt (a new execution) of the same upload.
     attempt: int = 1
     #: What the client asked for at upload; the defaults when it asked for nothing.
@@ -156,6 +227,18 @@ class Job(BaseModel):
     error: JobError | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
+    #: The job's event log, oldest first; an event's position is its id in the per-job event stream.
+    events: list[JobEvent] = Field(default_factory=list)
+    #: The latest progress of each processing stage (``transcode``, ``transcribe``), in percent.
+    progress: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _stored_events(cls, events: Any) -> Any:
+        # The table keeps each event as one JSON string (smmu/repository.py): a compact item, cheap to read.
+        if isinstance(events, list):
+            return [json.loads(e) if isinstance(e, str) else e for e in events]
+        return events
 
 
 def new_job(
@@ -172,6 +255,7 @@ def new_job(
     options: ProcessingOptions | None = None,
 ) -> Job:
     created = utcnow()
+    requested = TimelineEntry(step="UploadRequested", outcome="info", at=isoformat(created))
     return Job(
         job_id=job_id,
         tenant_id=tenant_id,
@@ -186,7 +270,8 @@ def new_job(
         upload_expires_at=isoformat(datetime.fromtimestamp(created.timestamp() + upload_ttl_seconds, UTC)),
         expires_at=int(created.timestamp()) + pending_ttl_seconds,
         options=options or ProcessingOptions(),
-        timeline=[TimelineEntry(step="UploadRequested", outcome="info", at=isoformat(created))],
+        timeline=[requested],
+        events=[status_event(JobStatus.PENDING_UPLOAD, requested.at), step_event(requested)],
     )
 
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import filetype
+from filetype.types.isobmff import IsoBmff
 
 from smmu.errors import TypeMismatchError, UnsupportedMediaError
 
@@ -25,6 +26,10 @@ ALLOWED_CONTENT_TYPES: dict[str, MediaType] = {
     "image/gif": MediaType.IMAGE,
     "image/tiff": MediaType.IMAGE,
     "image/bmp": MediaType.IMAGE,
+    # HEIF: what phones shoot (HEVC inside: .heic; 10-bit cameras: .hif); AVIF: AV1 inside the same container.
+    "image/heic": MediaType.IMAGE,
+    "image/heif": MediaType.IMAGE,
+    "image/avif": MediaType.IMAGE,
     "audio/mpeg": MediaType.AUDIO,
     "audio/wav": MediaType.AUDIO,
     "audio/flac": MediaType.AUDIO,
@@ -50,6 +55,8 @@ _ALIASES = {
     "audio/x-flac": "audio/flac",
     "audio/x-m4a": "audio/mp4",
     "video/x-m4v": "video/mp4",
+    "image/heic-sequence": "image/heic",
+    "image/heif-sequence": "image/heif",
 }
 
 #: Formats whose magic bytes name the container, not what is inside it: an MP4 file carrying only audio is
@@ -58,7 +65,34 @@ _CONTAINER_FAMILIES = (
     frozenset({"audio/mp4", "video/mp4", "video/quicktime"}),
     frozenset({"video/webm", "video/x-matroska"}),
     frozenset({"audio/ogg"}),
+    # One HEIF container: a phone's .heic may say "mif1" first (generic HEIF), a client may call any HEIF "heic".
+    frozenset({"image/heic", "image/heif"}),
 )
+
+
+class _Heif(IsoBmff):  # type: ignore[misc]
+    """HEIF brands filetype's own HEIC matcher misses: 10-bit HEVC (``heix``, cameras' .hif), HEVC sequences and
+    image collections (``hevc``, ``heim``, ``heis``), and generic HEIF (``mif1``/``msf1``) that is neither HEIC
+    nor AVIF by its compatible brands."""
+
+    MIME = "image/heif"
+    EXTENSION = "heif"
+    _BRANDS = frozenset({"heix", "hevc", "hevx", "heim", "heis", "hevm", "hevs"})
+
+    def __init__(self) -> None:
+        super().__init__(mime=self.MIME, extension=self.EXTENSION)
+
+    def match(self, buf: bytes) -> bool:
+        if not self._is_isobmff(buf):
+            return False
+        major, _minor, compatible = self._get_ftyp(buf)
+        if major in self._BRANDS:
+            return True
+        return major in ("mif1", "msf1") and "avif" not in compatible and "heic" not in compatible
+
+
+# Checked after filetype's own matchers (HEIC, AVIF, MP4, QuickTime), so it only claims what they leave.
+filetype.types.append(_Heif())
 
 
 def canonical(content_type: str) -> str:

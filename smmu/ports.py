@@ -6,6 +6,7 @@ client. In-memory fakes with the same semantics: ``smmu.fakes`` (for fast unit t
 against both, tests/integration/test_stores.py).
 """
 
+import builtins
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -56,10 +57,18 @@ class JobStore(Protocol):
         """Remove the job's record; False if there was none."""
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
-        """Append a timeline entry to an existing job; False if there is no such job."""
+        """Append a timeline entry and its step event to an existing job; False if there is no such job or this
+        entry (same step, outcome and time) was recorded already: a retried write adds nothing."""
 
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
         """Set fields of an existing job; False if there is no such job."""
+
+    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+        """Set a RUNNING job's progress in ``stage`` and append a progress event, only if ``percent`` is above
+        the stage's last report; False (and no write) otherwise."""
+
+    def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
+        """Ids of the tenant's jobs whose last update is at or after ``since`` (ISO time), oldest first."""
 
     def list(
         self,
@@ -77,6 +86,12 @@ class JobStore(Protocol):
     def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
         """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload URL
         still valid at ``now``."""
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        """The tenant's oldest COMPLETED job whose upload had these bytes (``Job.content_key``), or None."""
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        """The tenant's jobs that have a perceptual hash, among its ``scan_limit`` newest jobs."""
 
 
 class MediaStore(Protocol):

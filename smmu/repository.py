@@ -4,13 +4,29 @@ Each takes its boto3 client: the caller decides where it points (``smmu.aws.clie
 """
 
 import base64
+import builtins
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
-from smmu.jobs import RETRYABLE, Job, JobStatus, TimelineEntry, allowed_sources, dump, now_iso
+from smmu.jobs import (
+    RETRYABLE,
+    Job,
+    JobEvent,
+    JobStatus,
+    TimelineEntry,
+    allowed_sources,
+    content_key,
+    dump,
+    now_iso,
+    progress_event,
+    status_event,
+    step_event,
+)
 from smmu.ports import JobAlreadyExistsError
 
 if TYPE_CHECKING:
@@ -23,6 +39,9 @@ _CURSOR_FIELDS = frozenset({"job_id", "created_at"})
 _MAX_CURSOR = 512
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
+#: The tenant's jobs by their last update (keys only): what the tenant-wide event stream polls.
+BY_UPDATED_INDEX = "by_updated"
+BY_CONTENT_INDEX = "by_content"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -44,6 +63,17 @@ def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _events_to_dynamo(events: Sequence[JobEvent]) -> Any:
+    """A job's events as a list of JSON strings, one per event: the log is only ever read whole (by the event
+    streams), and a string per event keeps the item small next to the timeline it mirrors."""
+    return {"L": [{"S": event.model_dump_json(exclude_none=True)} for event in events]}
+
+
+def step_key(entry: TimelineEntry) -> str:
+    """What makes a timeline entry the same entry when its write is retried."""
+    return f"{entry.step}#{entry.outcome}#{entry.at}"
 
 
 def _attempt_condition(attempt: int, values: dict[str, Any]) -> str:
@@ -88,7 +118,8 @@ class JobRepository:
         self._db = client
 
     def create(self, job: Job) -> None:
-        item = {k: _to_dynamo(v) for k, v in dump(job).items()}
+        item = {k: _to_dynamo(v) for k, v in dump(job).items() if k != "events"}
+        item["events"] = _events_to_dynamo(job.events)
         item["listing"] = {"S": listing_partition(job.tenant_id)}
         try:
             self._db.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_id)")
@@ -120,6 +151,9 @@ class JobRepository:
         condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
         if attempt is not None:
             condition += " AND " + _attempt_condition(attempt, values)
+        at = now_iso()
+        # The events ride on the conditional write: one set per transition, however often it is retried.
+        events = [status_event(target, at, (fields or {}).get("error"))] + ([step_event(entry)] if entry else [])
         return self._update(
             job_id,
             fields={**(fields or {}), "status": target.value},
@@ -127,6 +161,8 @@ class JobRepository:
             remove=remove,
             condition=condition,
             condition_values=values,
+            events=events,
+            at=at,
             new_item=new_item,
         )
 
@@ -144,13 +180,18 @@ class JobRepository:
         values: dict[str, Any] = {f":from{i}": {"S": status.value} for i, status in enumerate(sorted(RETRYABLE))}
         condition = f"attribute_exists(job_id) AND #status IN ({', '.join(values)})"
         condition += " AND " + _attempt_condition(attempt - 1, values)
+        at = now_iso()
+        events = [status_event(JobStatus.QUEUED, at)] + ([step_event(entry)] if entry else [])
         return self._update(
             job_id,
-            fields={**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt},
+            # A new attempt's progress starts from nothing.
+            fields={**(fields or {}), "status": JobStatus.QUEUED.value, "attempt": attempt, "progress": {}},
             entry=entry,
             remove=remove,
             condition=condition,
             condition_values=values,
+            events=events,
+            at=at,
         )
 
     def delete(self, job_id: str) -> bool:
@@ -159,11 +200,78 @@ class JobRepository:
         return "Attributes" in answer
 
     def record_step(self, job_id: str, entry: TimelineEntry) -> bool:
-        """Append a timeline entry to an existing job."""
-        return self._update(job_id, fields={}, entry=entry, condition="attribute_exists(job_id)")
+        """Append a timeline entry (and its step event) to an existing job; False if there is no such job or
+        this very entry was recorded already (a retried write)."""
+        values = {":key": {"S": step_key(entry)}, ":keys": {"SS": [step_key(entry)]}}
+        return self._update(
+            job_id,
+            fields={},
+            entry=entry,
+            condition="attribute_exists(job_id) AND NOT contains(#keys, :key)",
+            condition_values=values,
+            events=[step_event(entry)],
+            add_keys=True,
+        )
 
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
         return self._update(job_id, fields=fields, entry=None, condition="attribute_exists(job_id)")
+
+    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+        """Record a RUNNING job's progress in ``stage`` and its progress event; False (no write) unless the job
+        is RUNNING and ``percent`` is above the stage's last report, so a retried or late report adds nothing."""
+        at = now_iso()
+        values = {
+            ":running": {"S": JobStatus.RUNNING.value},
+            ":p": _to_dynamo(percent),
+        }
+        progress = "#progress.#stage"
+        names = {"#progress": "progress", "#stage": stage}
+        condition = (
+            f"attribute_exists(job_id) AND #status = :running AND (attribute_not_exists({progress}) OR {progress} < :p)"
+        )
+        event = progress_event(stage, percent, at)
+        try:
+            return self._update(
+                job_id,
+                fields={},
+                entry=None,
+                condition=condition,
+                condition_values=values,
+                events=[event],
+                at=at,
+                extra_sets=[(f"{progress} = :p", names)],
+            )
+        except ClientError as exc:
+            # A job written before progress existed has no map to set a stage in: create it.
+            if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            values[":map"] = _to_dynamo({stage: percent})
+            return self._update(
+                job_id,
+                fields={},
+                entry=None,
+                condition="attribute_exists(job_id) AND #status = :running AND attribute_not_exists(#progress)",
+                condition_values={k: v for k, v in values.items() if k != ":p"},
+                events=[event],
+                at=at,
+                extra_sets=[("#progress = :map", {"#progress": "progress"})],
+            )
+
+    def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
+        """Ids of the tenant's jobs updated at or after ``since``, oldest update first, at most ``limit``."""
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_UPDATED_INDEX,
+            "KeyConditionExpression": "listing = :pk AND updated_at >= :since",
+            "ExpressionAttributeValues": {":pk": {"S": listing_partition(tenant_id)}, ":since": {"S": since}},
+            "ScanIndexForward": True,
+        }
+        found: list[str] = []
+        for page in self._db.get_paginator("query").paginate(**params):
+            found += [item["job_id"]["S"] for item in page.get("Items", [])]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def _update(
         self,
@@ -174,27 +282,43 @@ class JobRepository:
         condition: str,
         condition_values: dict[str, Any] | None = None,
         remove: tuple[str, ...] = (),
+        events: Sequence[JobEvent] = (),
+        at: str | None = None,
+        add_keys: bool = False,
+        extra_sets: Sequence[tuple[str, dict[str, str]]] = (),
         new_item: dict[str, Any] | None = None,
     ) -> bool:
         names: dict[str, str] = {"#status": "status"} if "#status" in condition else {}
+        if add_keys:
+            names["#keys"] = "event_keys"
         if "#attempt" in condition:
             names["#attempt"] = "attempt"
         values: dict[str, Any] = dict(condition_values or {})
         sets = []
-        for i, (name, value) in enumerate({**fields, "updated_at": now_iso()}.items()):
+        for i, (name, value) in enumerate({**fields, "updated_at": at or now_iso()}.items()):
             names[f"#f{i}"] = name
             values[f":v{i}"] = _to_dynamo(value)
             sets.append(f"#f{i} = :v{i}")
+        for expression_part, extra_names in extra_sets:
+            names.update(extra_names)
+            sets.append(expression_part)
+        if entry is not None or events:
+            values[":empty"] = {"L": []}
         if entry is not None:
             names["#timeline"] = "timeline"
             values[":entry"] = _to_dynamo([dump(entry)])
-            values[":empty"] = {"L": []}
             sets.append("#timeline = list_append(if_not_exists(#timeline, :empty), :entry)")
+        if events:
+            names["#events"] = "events"
+            values[":events"] = _events_to_dynamo(events)
+            sets.append("#events = list_append(if_not_exists(#events, :empty), :events)")
         expression = "SET " + ", ".join(sets)
         if remove:
             for i, name in enumerate(remove):
                 names[f"#r{i}"] = name
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        if add_keys:
+            expression += " ADD #keys :keys"
         try:
             answer = self._db.update_item(
                 TableName=self.table_name,
@@ -287,6 +411,47 @@ class JobRepository:
         for page in self._db.get_paginator("query").paginate(**params):
             count += page["Count"]
         return count
+
+    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CONTENT_INDEX,
+            "KeyConditionExpression": "content_key = :key",
+            "FilterExpression": "#status = :completed",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":key": {"S": content_key(tenant_id, sha256)},
+                ":completed": {"S": JobStatus.COMPLETED.value},
+            },
+            "ScanIndexForward": True,  # the oldest: the original, not one of its duplicates
+        }
+        for page in self._db.get_paginator("query").paginate(**params, PaginationConfig={"MaxItems": 100}):
+            for item in page.get("Items", []):
+                return Job.model_validate(_from_dynamo(item))
+        return None
+
+    def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CREATED_INDEX,
+            "KeyConditionExpression": "listing = :pk",
+            "FilterExpression": "attribute_exists(perceptual_hash)",
+            "ExpressionAttributeValues": {":pk": {"S": listing_partition(tenant_id)}},
+            "ScanIndexForward": False,
+            "Limit": min(scan_limit, 500),
+        }
+        found: builtins.list[Job] = []
+        scanned = 0
+        while scanned < scan_limit:
+            resp = self._db.query(**params)
+            scanned += resp.get("ScannedCount", 0)
+            found += [Job.model_validate(_from_dynamo(item)) for item in resp.get("Items", [])]
+            last = resp.get("LastEvaluatedKey")
+            if last is None:
+                break
+            params["ExclusiveStartKey"] = last
+            params["Limit"] = max(1, min(scan_limit - scanned, 500))
+        return found
 
 
 class MediaRepository:

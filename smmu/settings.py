@@ -6,6 +6,7 @@ Every value comes from the environment (``SMMU_*``); the defaults equal the name
 
 import ipaddress
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,16 @@ class Settings(BaseSettings):
     pending_upload_ttl_seconds: int = 24 * 3600
     download_url_ttl_seconds: int = 300
     thumbnail_widths: tuple[int, ...] = (160, 320, 640)
+    #: Every thumbnail width in each of these formats (JSON list); the first that can carry the picture is the
+    #: ``thumbnail`` output, the others ``thumbnail_variant`` outputs (JPEG cannot carry transparency).
+    image_formats: tuple[Literal["jpeg", "webp", "avif"], ...] = Field(default=("jpeg", "webp", "avif"), min_length=1)
+    #: Photos' GPS coordinates in the metadata the API returns. Off: outputs never carry them and the metadata
+    #: says only that the original had some (``exif.HasGPS``).
+    expose_image_location: bool = False
+    #: ``GET /v1/jobs/{id}/similar``: the most differing bits (of 128) of a near-duplicate's perceptual hash, and
+    #: how many of the tenant's newest jobs are compared.
+    similar_max_distance: int = Field(default=12, ge=0, le=128)
+    similar_scan_limit: int = Field(default=2000, gt=0)
     #: Limits of the per-upload options (``smmu.options``): a request beyond them is refused with 422.
     option_thumbnail_width_min: int = Field(default=16, gt=0)
     option_thumbnail_width_max: int = Field(default=2048, gt=0)

@@ -2,6 +2,7 @@
 the manifest, for the integration and API tests. The e2e suite starts its own stack (see tests/e2e/conftest.py)."""
 
 import os
+import secrets
 
 import boto3
 import pytest
@@ -12,6 +13,8 @@ from smmu_stack.manifest import Manifest
 from smmu_stack.provision import Provisioned, provision
 
 REGION = "us-east-1"
+# The API refuses to start without its playback secret; every stack the tests start gets one made here.
+os.environ.setdefault("SMMU_PLAYBACK_SECRET", secrets.token_urlsafe(32))
 
 
 def make_job(jobs, status=None, job_id: str | None = None, tenant_id: str = "default") -> str:

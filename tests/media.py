@@ -1,8 +1,13 @@
 """Real media files for tests, generated on the fly."""
 
 import io
+from pathlib import Path
 
+import pillow_heif
 from PIL import Image
+
+# The tests open the HEIC fixtures themselves too (to make copies, to read their EXIF).
+pillow_heif.register_heif_opener()
 
 
 def jpeg(
@@ -60,3 +65,11 @@ def decode(data: bytes) -> Image.Image:
 
 # Hostile and extreme images live with the benchmarks' media; the tests use them from there.
 from smmu_stack.devkit.image_media import big_jpeg, big_png, long_gif, png_with_ztxt_bomb, truncated  # noqa: E402, F401
+
+#: Real photos (see the README there for their sources and licences).
+FIXTURES = Path(__file__).parent / "fixtures" / "images"
+
+
+def photo_file(name: str) -> bytes:
+    """A real photo from tests/fixtures/images (see its README for where each comes from)."""
+    return (FIXTURES / name).read_bytes()

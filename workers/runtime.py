@@ -146,6 +146,8 @@ class TaskContext:
     source: Path
     cancelled: threading.Event
     logger: Any
+    #: Tell the job how far the task is, in percent (throttled; never raises): it shows as progress events.
+    progress: Callable[[float], None] = lambda percent: None
 
     def check(self) -> None:
         """Raise TaskCancelled if the task must stop (call between long steps)."""
@@ -517,15 +519,37 @@ class WorkerRuntime:
         try:
             source = workdir / "input"
             self._download(task, source)
-            ctx = TaskContext(task=task, workdir=workdir, source=source, cancelled=cancelled, logger=self.log)
+            ctx = TaskContext(
+                task=task,
+                workdir=workdir,
+                source=source,
+                cancelled=cancelled,
+                logger=self.log,
+                progress=self._progress(task),
+            )
             result = handler(ctx)
             ctx.check()
             outputs = self._publish(task, result.artifacts, cancelled)
+            ctx.progress(100.0)
             outcome["output"] = WorkerResult(
                 job_id=task.job_id, worker=self.spec.name, outputs=outputs, **result.result
             )
         except BaseException as exc:
             outcome["error"] = exc
+
+    def _progress(self, task: Task) -> Callable[[float], None]:
+        if not self.settings.record_timeline or self.settings.progress_interval_seconds <= 0:
+            return lambda percent: None
+        from smmu.events import ProgressThrottle
+        from smmu.repository import JobRepository
+
+        jobs = JobRepository(get_settings().jobs_table, aws.client("dynamodb"))
+        return ProgressThrottle(
+            lambda percent: jobs.report_progress(task.job_id, self.spec.name, percent),
+            min_interval=self.settings.progress_interval_seconds,
+            step=self.settings.progress_step_percent,
+            on_error=lambda exc: self.log.warning("could not report progress", error=repr(exc)),
+        )
 
     def _download(self, task: Task, target: Path) -> None:
         try:

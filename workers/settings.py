@@ -26,6 +26,10 @@ class RuntimeSettings(BaseSettings):
     transfer_concurrency: int = 4
     #: Append the step's outcome to the job's timeline in the jobs table, as the Lambda steps do.
     record_timeline: bool = True
+    #: Report the task's progress into the job (progress events), at most this often and in whole steps of
+    #: ``progress_step_percent``; 0 turns reporting off.
+    progress_interval_seconds: float = 2.0
+    progress_step_percent: float = 5.0
 
 
 class QueueSettings(BaseSettings):

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from smmu.quotas import TenantLimits
 from smmu.settings import MIB, Settings
@@ -23,6 +23,22 @@ class ApiSettings(Settings):
     #: The claim that names the caller's tenant.
     jwt_tenant_claim: str = "tenant_id"
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+
+    #: Signs the playback tokens of GET /v1/jobs/{id}/playback (HMAC-SHA256): every replica needs the same one.
+    #: Required: the API refuses to start without it (``make dev`` and the compose stack generate one per run).
+    playback_secret: SecretStr = Field(min_length=32)
+    #: How long a playback URL (and the segment URLs its playlists hand out) stays valid.
+    playback_ttl_seconds: int = Field(default=3600, gt=0, le=12 * 3600)
+    #: The API's address as clients reach it, for the absolute URLs in playlists (default: the request's own).
+    public_api_url: str | None = None
+
+    #: Event streams (GET /v1/jobs/{id}/events, GET /v1/events): how often a stream reads the stored events,
+    #: how long one stays open at most (the client reconnects with Last-Event-ID), how many one API key may hold
+    #: open on one replica, and how old a tenant-wide event must be before it is sent (see smmu/events.py).
+    events_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+    events_max_stream_seconds: float = Field(default=900, gt=0, le=3600)
+    events_max_streams_per_key: int = Field(default=10, gt=0)
+    events_lag_seconds: float = Field(default=1.0, ge=0, le=10)
 
     #: Per tenant, shared by every replica (counted in the usage table). Generous defaults for development.
     rate_limit_requests: int = Field(default=50, gt=0)

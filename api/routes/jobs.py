@@ -4,9 +4,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import CallerDep, JobsDep, LifecycleDep, MediaDep, PresignerDep, SettingsDep
-from api.schemas import JobPage, JobSummary, JobView, OutputView
-from smmu.jobs import JobStatus
+from api.schemas import JobPage, JobSummary, JobView, OutputView, SimilarJob, SimilarJobs
+from smmu.jobs import Job, JobStatus
 from smmu.lifecycle import CancelReport, DeletionReport, JobConflict, JobNotFound, RetryReport
+from smmu.similar import Match, find_similar
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No credential, or one that is not valid"}}
@@ -37,6 +38,14 @@ def list_jobs(
     return JobPage(items=items, next_cursor=next_cursor)
 
 
+def _own_job(jobs: JobsDep, caller: CallerDep, job_id: uuid.UUID) -> Job:
+    job = jobs.get(str(job_id))
+    # Another tenant's job answers exactly as a missing one does.
+    if job is None or job.tenant_id != caller.tenant_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job with id {job_id}")
+    return job
+
+
 @router.get("/{job_id}", response_model=JobView, responses={404: {"description": "No such job"}, **UNAUTHORIZED})
 def get_job(
     job_id: uuid.UUID,
@@ -46,10 +55,7 @@ def get_job(
     settings: SettingsDep,
     caller: CallerDep,
 ) -> JobView:
-    job = jobs.get(str(job_id))
-    # Another tenant's job answers exactly as a missing one does.
-    if job is None or job.tenant_id != caller.tenant_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job with id {job_id}")
+    job = _own_job(jobs, caller, job_id)
     outputs = [
         OutputView(
             **output.model_dump(),
@@ -63,10 +69,53 @@ def get_job(
     ]
     media_item = media.get(job.job_id) if job.status is JobStatus.COMPLETED else None
     return JobView(
-        **job.model_dump(exclude={"outputs", "upload_expires_at", "tenant_id"}),
+        **job.model_dump(exclude={"outputs", "upload_expires_at", "tenant_id", "content_key"}),
         upload_expires_at=job.upload_expires_at if job.status is JobStatus.PENDING_UPLOAD else None,
         outputs=outputs,
         metadata=media_item["metadata"] if media_item else None,
+    )
+
+
+@router.get(
+    "/{job_id}/similar",
+    response_model=SimilarJobs,
+    responses={
+        404: {"description": "No such job"},
+        409: {"description": "The job has no fingerprint (not a completed image job)"},
+        **UNAUTHORIZED,
+    },
+)
+def similar_jobs(
+    job_id: uuid.UUID,
+    jobs: JobsDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    max_distance: Annotated[int | None, Query(ge=0, le=128, description="Default: the service's setting")] = None,
+) -> SimilarJobs:
+    """The caller's other jobs with the same image: ``exact`` (the same bytes) and ``near`` (a resized, re-encoded
+    or lightly edited copy: perceptual hashes within ``max_distance`` bits), among the tenant's newest jobs."""
+    job = _own_job(jobs, caller, job_id)
+    if job.status is not JobStatus.COMPLETED or job.perceptual_hash is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"job {job_id} has no image fingerprint (status {job.status.value}, media type {job.media_type}): "
+            "only completed image jobs have one",
+        )
+    limit = settings.similar_max_distance if max_distance is None else max_distance
+    found = find_similar(
+        job, jobs.with_perceptual_hash(caller.tenant_id, scan_limit=settings.similar_scan_limit), limit
+    )
+
+    def view(match: Match) -> SimilarJob:
+        return SimilarJob(
+            job_id=match.job.job_id,
+            filename=match.job.filename,
+            created_at=match.job.created_at,
+            distance=match.distance,
+        )
+
+    return SimilarJobs(
+        job_id=job.job_id, max_distance=limit, exact=[view(m) for m in found.exact], near=[view(m) for m in found.near]
     )
 
 

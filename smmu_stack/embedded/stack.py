@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -120,7 +121,10 @@ class EmbeddedStack:
 
     def _start_api(self) -> None:
         assert self.provisioned is not None
-        env = {**os.environ, **self.client_environment(), **self.provisioned.environment}
+        # Like the dev key, the playback secret is made afresh at every start (unless one is given): playback
+        # URLs then last as long as this stack.
+        generated = {"SMMU_PLAYBACK_SECRET": secrets.token_urlsafe(32)}
+        env = {**generated, **os.environ, **self.client_environment(), **self.provisioned.environment}
         log_file = open(self.config.work_dir / "api.log", "ab")  # noqa: SIM115 - owned by the API process
         self._api = subprocess.Popen(
             [

@@ -268,7 +268,7 @@ def test_the_same_upload_event_twice_for_many_jobs_starts_exactly_one_execution_
         sqs.send_message_batch(QueueUrl=queue, Entries=entries)
     done = _wait_all(client, job_ids, timeout=300)
     assert len(done) == len(job_ids), f"{len(job_ids) - len(done)} jobs not terminal"
-    assert {job["status"] for job in done.values()} == {"COMPLETED"}
+    assert {job["status"] for job in done.values()} == {"COMPLETED"}, [j["error"] for j in done.values() if j["error"]]
     names = _executions(target)
     assert sum(names.count(job_id) for job_id in job_ids) == len(job_ids)  # exactly one each
     client.created.clear()  # every one is terminal, checked above

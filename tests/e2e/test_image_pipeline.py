@@ -51,11 +51,15 @@ def test_png_with_alpha_keeps_transparency_and_is_never_upscaled(client):
     job_id, _ = client.upload(media.png_with_alpha(500, 300), "logo.png", "image/png")
     job = client.wait(job_id)
     assert job["status"] == "COMPLETED", job["error"]
-    widths = sorted(o["width"] for o in job["outputs"])
-    assert widths == [160, 320]
-    for output in job["outputs"]:
+    thumbnails = [o for o in job["outputs"] if o["kind"] == "thumbnail"]
+    assert sorted(o["width"] for o in thumbnails) == [160, 320]
+    # JPEG cannot carry transparency: the thumbnail is WebP, its variant AVIF, both with alpha.
+    variants = [o for o in job["outputs"] if o["kind"] == "thumbnail_variant"]
+    assert sorted((o["width"], o["content_type"]) for o in variants) == [(160, "image/avif"), (320, "image/avif")]
+    for output in thumbnails + variants:
         image = media.decode(_download(output["url"]))
-        assert image.format == "WEBP" and image.mode == "RGBA"
+        assert image.format == {"thumbnail": "WEBP", "thumbnail_variant": "AVIF"}[output["kind"]]
+        assert image.mode == "RGBA"
         assert image.getpixel((2, 2))[3] == 0  # the transparent half stayed transparent
         assert image.getpixel((image.width - 3, 2))[3] == 255
 

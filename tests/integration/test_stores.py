@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from smmu.fakes import InMemoryJobStore, InMemoryMediaStore
-from smmu.jobs import DEFAULT_TENANT, JobError, JobStatus, TimelineEntry, fail_job, isoformat, utcnow
+from smmu.jobs import DEFAULT_TENANT, JobError, JobStatus, TimelineEntry, content_key, fail_job, isoformat, utcnow
 from smmu.ports import JobAlreadyExistsError, JobStore, MediaStore
 from smmu.repository import JobRepository, MediaRepository
 from tests.conftest import make_job
@@ -164,6 +164,94 @@ def test_media_metadata_round_trips(media):
     item = media.get(job_id)
     assert (item["job_id"], item["media_type"], item["metadata"]) == (job_id, "image", metadata)
     assert isinstance(item["metadata"]["exif"]["ISOSpeedRatings"], int)
+
+
+# -- the event log (docs/events.md) ---------------------------------------------------------------------------
+def test_each_write_logs_its_events_once(jobs):
+    job_id = make_job(jobs)
+    assert jobs.transition(job_id, JobStatus.QUEUED)
+    assert not jobs.transition(job_id, JobStatus.QUEUED)  # retried
+    assert jobs.transition(job_id, JobStatus.RUNNING, entry=TimelineEntry(step="Started", outcome="info"))
+    step = TimelineEntry(step="ValidateInput", outcome="succeeded", duration_ms=2.5)
+    assert jobs.record_step(job_id, step)
+    assert not jobs.record_step(job_id, step)  # retried
+    assert jobs.report_progress(job_id, "transcode", 25.0)
+    assert not jobs.report_progress(job_id, "transcode", 25.0)  # retried
+    error = JobError(step="Transcode", code="CORRUPT_MEDIA", message="Transcode failed: no frames")
+    assert fail_job(jobs, job_id, error, timeline_step="Failed")
+    job = jobs.get(job_id)
+    assert [(e.kind.value, e.status, e.step) for e in job.events] == [
+        ("status", JobStatus.PENDING_UPLOAD, None),
+        ("step", None, "UploadRequested"),
+        ("status", JobStatus.QUEUED, None),
+        ("status", JobStatus.RUNNING, None),
+        ("step", None, "Started"),
+        ("step", None, "ValidateInput"),
+        ("progress", None, None),
+        ("status", JobStatus.FAILED, None),
+        ("step", None, "Failed"),
+    ]
+    assert job.events[6].progress.percent == 25.0 and job.progress == {"transcode": 25.0}
+    assert job.events[7].error == error
+    assert [t.step for t in job.timeline].count("ValidateInput") == 1
+    assert job.events[-1].at == job.updated_at  # the write's time, which the tenant stream's index keys on
+    assert not jobs.report_progress(job_id, "transcode", 50.0)  # ended
+
+
+def test_progress_of_a_job_stored_without_a_progress_map(jobs):
+    job_id = make_job(jobs, status=JobStatus.RUNNING)
+    if isinstance(jobs, JobRepository):  # written before progress existed
+        jobs._db.update_item(
+            TableName=jobs.table_name, Key={"job_id": {"S": job_id}}, UpdateExpression="REMOVE progress"
+        )
+    assert jobs.report_progress(job_id, "transcribe", 40.0)
+    assert jobs.report_progress(job_id, "transcode", 5.0)
+    assert not jobs.report_progress(job_id, "transcribe", 35.0)
+    assert jobs.get(job_id).progress == {"transcribe": 40.0, "transcode": 5.0}
+
+
+def test_changed_since_lists_a_tenants_recently_updated_jobs_oldest_first(jobs):
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    before = isoformat(utcnow())
+    first, second = make_job(jobs, tenant_id=tenant), make_job(jobs, tenant_id=tenant)
+    make_job(jobs, tenant_id=f"o{uuid.uuid4().hex[:8]}")
+    time.sleep(0.01)
+    jobs.transition(first, JobStatus.QUEUED)
+    assert jobs.changed_since(tenant, before) == [second, first]
+    assert jobs.changed_since(tenant, jobs.get(first).updated_at) == [first]
+
+
+def test_the_duplicates_index_finds_the_oldest_completed_job_with_the_same_bytes_of_the_tenant(jobs):
+    tenant, other_tenant = f"t{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:8]}"
+    digest = uuid.uuid4().hex * 2
+    first = make_job(jobs, status=JobStatus.COMPLETED, tenant_id=tenant)
+    time.sleep(0.002)
+    second = make_job(jobs, status=JobStatus.COMPLETED, tenant_id=tenant)
+    running = make_job(jobs, status=JobStatus.RUNNING, tenant_id=tenant)
+    foreign = make_job(jobs, status=JobStatus.COMPLETED, tenant_id=other_tenant)
+    assert jobs.find_completed_by_content(tenant, digest) is None
+    for job_id, owner in ((second, tenant), (running, tenant), (foreign, other_tenant)):
+        assert jobs.update_fields(job_id, {"sha256": digest, "content_key": content_key(owner, digest)})
+    assert jobs.find_completed_by_content(tenant, digest).job_id == second  # the running one is not done
+    assert jobs.update_fields(first, {"sha256": digest, "content_key": content_key(tenant, digest)})
+    assert jobs.find_completed_by_content(tenant, digest).job_id == first
+    assert jobs.find_completed_by_content(other_tenant, digest).job_id == foreign
+    assert jobs.find_completed_by_content(tenant, "0" * 64) is None
+
+
+def test_perceptual_hashes_are_listed_per_tenant_within_the_scan_limit(jobs):
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    hashed = []
+    for i in range(4):
+        job_id = make_job(jobs, status=JobStatus.COMPLETED, tenant_id=tenant)
+        if i != 2:
+            assert jobs.update_fields(job_id, {"perceptual_hash": f"{i:032x}"})
+            hashed.append(job_id)
+        time.sleep(0.002)
+    make_job(jobs, status=JobStatus.COMPLETED, tenant_id=f"t{uuid.uuid4().hex[:8]}")
+    assert {j.job_id for j in jobs.with_perceptual_hash(tenant, scan_limit=100)} == set(hashed)
+    newest_two = jobs.with_perceptual_hash(tenant, scan_limit=2)  # the newest two: one of them has no hash
+    assert [j.job_id for j in newest_two] == [hashed[-1]]
 
 
 def test_cancelled_is_final_and_a_retry_is_one_new_attempt(jobs):

@@ -3,7 +3,14 @@ import io
 import pytest
 from PIL import Image
 
-from lambdas.process_image.thumbnails import describe, make_thumbnails, open_image, thumbnails_and_metadata
+from lambdas.process_image.thumbnails import (
+    ProcessedImage,
+    Rendition,
+    describe,
+    make_thumbnails,
+    open_image,
+    thumbnails_and_metadata,
+)
 from smmu.errors import CorruptMediaError, ObjectTooLargeError
 from tests import media
 
@@ -23,7 +30,7 @@ def test_widths_orientation_and_no_exif(tmp_path):
     assert meta["exif"]["Make"] == "TestCam"
     assert meta["exif"]["HasGPS"] is True
     assert meta["exif"]["Orientation"] == 6 and isinstance(meta["exif"]["Orientation"], int)
-    renditions = make_thumbnails(image, (160, 320, 640))
+    renditions = make_thumbnails(image, (160, 320, 640), ("jpeg",))
     assert [r.width for r in renditions] == [160, 320, 640]
     for rendition in renditions:
         out = media.decode(rendition.data)
@@ -37,7 +44,7 @@ def test_widths_orientation_and_no_exif(tmp_path):
 
 
 def test_alpha_becomes_webp_with_alpha(tmp_path):
-    renditions = make_thumbnails(_open(tmp_path, media.png_with_alpha(500, 300)), (160, 320, 640))
+    renditions = make_thumbnails(_open(tmp_path, media.png_with_alpha(500, 300)), (160, 320, 640), ("jpeg",))
     assert [r.width for r in renditions] == [160, 320]  # never upscaled past 500
     out = media.decode(renditions[0].data)
     assert out.format == "WEBP" and out.mode == "RGBA"
@@ -46,7 +53,11 @@ def test_alpha_becomes_webp_with_alpha(tmp_path):
 
 def test_small_image_is_not_upscaled(tmp_path):
     renditions = make_thumbnails(_open(tmp_path, media.jpeg(100, 50)), (160, 320, 640))
-    assert [(r.width, r.height) for r in renditions] == [(100, 50)]
+    assert [(r.width, r.height, r.content_type) for r in renditions] == [
+        (100, 50, "image/jpeg"),
+        (100, 50, "image/webp"),
+        (100, 50, "image/avif"),
+    ]
 
 
 def test_truncated_jpeg(tmp_path):
@@ -83,6 +94,10 @@ def test_hostile_pngs_are_corrupt_media(tmp_path, data):
         thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
 
 
+def _primary(processed: ProcessedImage) -> tuple[dict, list[Rendition]]:
+    return processed.metadata, [r for r in processed.renditions if r.primary]
+
+
 def _saved(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
@@ -93,7 +108,7 @@ def _saved(image: Image.Image, fmt: str, **options) -> bytes:
 def test_one_pixel_wide_or_high_images(tmp_path, size, expected):
     path = tmp_path / "source"
     path.write_bytes(_saved(Image.new("RGB", size, (10, 200, 30)), "PNG"))
-    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    meta, renditions = _primary(thumbnails_and_metadata(path, 80_000_000, (160, 320, 640)))
     assert (meta["width"], meta["height"]) == size
     assert [(r.width, r.height) for r in renditions] == expected
     assert media.decode(renditions[0].data).size == expected[0]
@@ -102,7 +117,7 @@ def test_one_pixel_wide_or_high_images(tmp_path, size, expected):
 def test_a_long_gif_is_counted_and_its_first_frame_thumbnailed(tmp_path):
     path = tmp_path / "source"
     path.write_bytes(media.long_gif(frames=300))
-    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    meta, renditions = _primary(thumbnails_and_metadata(path, 80_000_000, (160, 320, 640)))
     assert meta["frames"] == 300 and meta["format"] == "GIF"
     assert [(r.width, r.content_type) for r in renditions] == [(64, "image/jpeg")]
 
@@ -111,7 +126,7 @@ def test_a_large_png_is_thumbnailed_without_its_full_size_in_memory(tmp_path):
     # 4000x4000 RGBA: 64 MB decoded; libvips shrinks it while decoding. (Peak memory is measured in bench/.)
     path = tmp_path / "source"
     path.write_bytes(media.big_png(4000, 4000))
-    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    meta, renditions = _primary(thumbnails_and_metadata(path, 80_000_000, (160, 320, 640)))
     assert (meta["width"], meta["height"], meta["has_alpha"]) == (4000, 4000, True)
     assert [(r.width, r.height, r.content_type) for r in renditions] == [
         (160, 160, "image/webp"),
@@ -125,6 +140,6 @@ def test_a_large_png_is_thumbnailed_without_its_full_size_in_memory(tmp_path):
 def test_formats_libvips_does_not_read_here_go_through_pillow(tmp_path):
     path = tmp_path / "source"
     path.write_bytes(_saved(Image.new("RGB", (800, 600), (200, 10, 10)), "BMP"))
-    meta, renditions = thumbnails_and_metadata(path, 80_000_000, (160, 320, 640))
+    meta, renditions = _primary(thumbnails_and_metadata(path, 80_000_000, (160, 320, 640)))
     assert meta["format"] == "BMP"
     assert [(r.width, r.height) for r in renditions] == [(160, 120), (320, 240), (640, 480)]

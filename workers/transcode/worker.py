@@ -17,6 +17,7 @@ import ffmpeg
 from smmu.errors import CorruptMediaError
 from workers.errors import WorkerError
 from workers.probe import describe, probe, probe_raw
+from workers.progress import Report, ffmpeg_progress, scaled
 from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
 from workers.transcode import commands
 from workers.transcode.plan import (
@@ -70,17 +71,36 @@ def _output_info(path: Path) -> dict[str, Any]:
 
 
 def transcode(
-    source: Path, out_dir: Path, run: Runner, settings: TranscodeSettings
+    source: Path, out_dir: Path, run: Runner, settings: TranscodeSettings, progress: Report | None = None
 ) -> tuple[list[Artifact], dict[str, Any]]:
-    """Probe ``source`` and make every output into ``out_dir``. Returns the files and the probed metadata."""
+    """Probe ``source`` and make every output into ``out_dir``. Returns the files and the probed metadata.
+    ``progress`` hears how far it is, in percent of the whole."""
     media = probe(source)
     if media["has_video"]:
-        return _video(source, media, out_dir, run, settings), media
-    return _audio(source, media, out_dir, run, settings), media
+        return _video(source, media, out_dir, run, settings, progress), media
+    return _audio(source, media, out_dir, run, settings, progress), media
+
+
+def _pass(
+    run: Runner, args: list[str], name: str, out_dir: Path, media: dict[str, Any], span: tuple[float, float],
+    progress: Report | None,
+) -> Path:  # fmt: skip
+    """Run one FFmpeg pass that covers ``span`` (percent) of the task, reporting its progress as it goes."""
+    report = scaled(progress, *span) if progress else None
+    with ffmpeg_progress(args, out_dir.parent / f"{name}.progress", media.get("duration_seconds"), report) as tracked:
+        log = run(tracked, name)
+    if progress:
+        progress(span[1])
+    return log
 
 
 def _video(
-    source: Path, media: dict[str, Any], out_dir: Path, run: Runner, settings: TranscodeSettings
+    source: Path,
+    media: dict[str, Any],
+    out_dir: Path,
+    run: Runner,
+    settings: TranscodeSettings,
+    progress: Report | None = None,
 ) -> list[Artifact]:
     video, audio = media["video"], media["audio"]
     renditions = plan_ladder(video["width"], video["height"], settings.heights)
@@ -118,7 +138,8 @@ def _video(
         storyboard=(storyboard, frame_dir) if storyboard else None,
         audio_only=work_dir / "audio_only.mp4" if audio else None,
     )
-    run(args, "ladder")
+    # The ladder is nearly all of a video's work: one decode, every rendition encoded.
+    _pass(run, args, "ladder", out_dir, media, (0.0, 90.0), progress)
     media["tone_mapped"] = hdr
     artifacts: list[Artifact] = []
     probed: dict[str, dict[str, Any]] = {}
@@ -314,12 +335,18 @@ def parse_loudnorm(stderr: str) -> dict[str, Any] | None:
 
 
 def _audio(
-    source: Path, media: dict[str, Any], out_dir: Path, run: Runner, settings: TranscodeSettings
+    source: Path,
+    media: dict[str, Any],
+    out_dir: Path,
+    run: Runner,
+    settings: TranscodeSettings,
+    progress: Report | None = None,
 ) -> list[Artifact]:
     audio = media["audio"]
     audio_dir = out_dir / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
-    log = run(commands.loudness_analysis(source, audio_index=audio["index"], settings=settings), "loudness")
+    analysis = commands.loudness_analysis(source, audio_index=audio["index"], settings=settings)
+    log = _pass(run, analysis, "loudness", out_dir, media, (0.0, 40.0), progress)
     measured = parse_loudnorm(log.read_text(errors="replace"))
     rate = audio["sample_rate"] if audio["sample_rate"] in _KEPT_SAMPLE_RATES else 48000
     args, paths = commands.audio_outputs(
@@ -331,7 +358,7 @@ def _audio(
         measured=measured,
         settings=settings,
     )
-    run(args, "audio")
+    _pass(run, args, "audio", out_dir, media, (40.0, 95.0), progress)
     artifacts = []
     for fmt, content_type in (("m4a", "audio/mp4"), ("mp3", "audio/mpeg")):
         made = probe(paths[fmt])
@@ -434,7 +461,7 @@ def load() -> Callable[[TaskContext], WorkResult]:
                 **({"heights": tuple(options.ladder)} if options.ladder else {}),
             }
         )
-        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, chosen)
+        artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, chosen, ctx.progress)
         media_type = "video" if media["has_video"] else "audio"
         hls = media.pop("hls", {})
         if settings.write_media_table:

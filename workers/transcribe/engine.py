@@ -50,8 +50,14 @@ class Backend(Protocol):
     model_name: str
 
     def transcribe(
-        self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None
-    ) -> ChunkResult: ...
+        self,
+        samples: np.ndarray,
+        cancelled: threading.Event,
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
+    ) -> ChunkResult:
+        """``on_segment`` (where the backend decodes segment by segment) hears each segment's end, in seconds."""
+        ...
 
 
 def packaged_model(name: str, cache_dir: Path) -> str | None:
@@ -123,7 +129,13 @@ class FasterWhisperBackend:
         self.settings = settings
         self.model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=settings.whisper_threads)
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None) -> ChunkResult:
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        cancelled: threading.Event,
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
+    ) -> ChunkResult:
         segments, info = self.model.transcribe(
             samples,
             language=language or self.settings.whisper_language or None,
@@ -140,6 +152,8 @@ class FasterWhisperBackend:
         for segment in segments:  # a generator: decoding happens here, one window at a time
             if cancelled.is_set():
                 raise TaskCancelled("transcription cancelled")
+            if on_segment is not None:
+                on_segment(segment.end)
             if _keep(segment.no_speech_prob, segment.avg_logprob) and segment.text.strip():
                 words = tuple(
                     Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in segment.words or ()
@@ -182,7 +196,13 @@ class OpenAIWhisperBackend:
         self.settings = settings
         self.model = whisper.load_model(checkpoint_for(model, cache), device="cpu")
 
-    def transcribe(self, samples: np.ndarray, cancelled: threading.Event, language: str | None = None) -> ChunkResult:
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        cancelled: threading.Event,
+        language: str | None = None,
+        on_segment: Callable[[float], None] | None = None,
+    ) -> ChunkResult:
         if cancelled.is_set():
             raise TaskCancelled("transcription cancelled")
         if self.settings.whisper_vad and not has_speech(samples):
@@ -244,11 +264,16 @@ class Transcriber:
         )
 
     def transcribe_wav(
-        self, wav: Path, cancelled: threading.Event | None = None, language: str | None = None
+        self,
+        wav: Path,
+        cancelled: threading.Event | None = None,
+        language: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe a 16 kHz mono 16-bit WAV, a chunk at a time. ``language`` (ISO 639-1): the spoken
         language when the uploader knows it; otherwise the first chunk with speech decides, and the later chunks
-        are transcribed in that language (one language per file: no switching mid-file on a noisy chunk)."""
+        are transcribed in that language (one language per file: no switching mid-file on a noisy chunk).
+        ``progress`` hears how far into the audio the decoded segments reach, in percent."""
         cancelled = cancelled or threading.Event()
         duration = _wav_seconds(wav)
         if audio.loudest_dbfs(wav) < self.settings.transcribe_silence_dbfs:
@@ -256,7 +281,12 @@ class Transcriber:
         segments: list[Segment] = []
         probability = None
         for offset, samples in audio.chunks(wav, self.settings.transcribe_chunk_seconds):
-            result = self.backend.transcribe(samples, cancelled, language)
+            on_segment = None
+            if progress is not None and duration > 0:
+                on_segment = _reporter(progress, offset, duration)
+            result = self.backend.transcribe(samples, cancelled, language, on_segment)
+            if on_segment is not None:
+                on_segment(len(samples) / audio.SAMPLE_RATE)
             segments.extend(s.shifted(offset) for s in result.segments)
             if result.segments and language is None:
                 language, probability = result.language, result.language_probability
@@ -270,6 +300,11 @@ class Transcriber:
             backend=self.backend.name,
             model=self.model_label,
         )
+
+
+def _reporter(progress: Callable[[float], None], offset: float, duration: float) -> Callable[[float], None]:
+    """Whisper's segment times within a chunk as percent of the whole audio."""
+    return lambda end: progress(min(100.0, 100.0 * (offset + end) / duration))
 
 
 def _wav_seconds(path: Path) -> float:

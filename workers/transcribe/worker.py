@@ -27,6 +27,7 @@ def transcribe(
     transcriber: Transcriber,
     cancelled: Any = None,
     language: str | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[list[Artifact], Transcript]:
     media = probe(source)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -35,7 +36,8 @@ def transcribe(
     else:
         wav = out_dir.parent / "audio-16k.wav"
         run(audio.extract_args(source, wav, audio_index=media["audio"]["index"]), "extract-audio")
-        transcript = transcriber.transcribe_wav(wav, cancelled, language)
+        # Extracting the audio is quick; Whisper's decoding is the work, reported by its segments' times.
+        transcript = transcriber.transcribe_wav(wav, cancelled, language, progress)
         wav.unlink(missing_ok=True)
     return write_outputs(transcript, out_dir), transcript
 
@@ -74,7 +76,7 @@ def load() -> Callable[[TaskContext], WorkResult]:
         # The upload's spoken language, when the client named one ("auto": the setting's, else detected).
         language = None if options.language == AUTO else options.language
         artifacts, transcript = transcribe(
-            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, language
+            ctx.source, ctx.workdir / "out", ctx.run, transcriber, ctx.cancelled, language, ctx.progress
         )
         ctx.logger.info("transcribed", empty=transcript.empty, segments=len(transcript.segments), note=transcript.note)
         return WorkResult(artifacts=artifacts, result={"transcript": transcript.summary()})

@@ -61,6 +61,32 @@ resource "aws_cloudwatch_log_group" "task" {
   retention_in_days = var.log_retention_days
 }
 
+# -- The API's playback secret (SMMU_PLAYBACK_SECRET: signs playback URLs, docs/playback.md) ----------------------
+# Generated once; every API task reads the same value. Rotating it (a new version) ends the playback URLs issued
+# before, which last an hour at most.
+data "aws_secretsmanager_random_password" "playback" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "playback" {
+  #checkov:skip=CKV2_AWS_57:Rotation needs no Lambda here: a new version is written by hand (or by a re-apply after tainting the version) and only ends playback URLs, which live an hour.
+  #checkov:skip=CKV_AWS_149:Encrypted with the account's Secrets Manager key; a customer managed key adds a key policy and cost for no extra protection of a signing key that never leaves AWS.
+  name                    = "${local.project}/playback-secret"
+  description             = "Signs the API's playback URLs (SMMU_PLAYBACK_SECRET)"
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret_version" "playback" {
+  secret_id     = aws_secretsmanager_secret.playback.id
+  secret_string = data.aws_secretsmanager_random_password.playback.random_password
+
+  # The data source draws a new value at every plan: keep the first one.
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
 resource "aws_ecs_task_definition" "this" {
   for_each = local.tasks
 
@@ -95,6 +121,7 @@ resource "aws_ecs_task_definition" "this" {
       readonlyRootFilesystem = each.value.read_only_root
       stopTimeout            = 120
       environment            = [for name in sort(keys(each.value.environment)) : { name = name, value = each.value.environment[name] }]
+      secrets                = each.value.key == var.public_service && each.value.kind == "service" ? [{ name = "SMMU_PLAYBACK_SECRET", valueFrom = aws_secretsmanager_secret.playback.arn }] : []
       portMappings           = (each.value.container_port == null ? [] : [{ containerPort = each.value.container_port, protocol = "tcp" }])
       logConfiguration = {
         logDriver = "awslogs"

@@ -94,6 +94,10 @@ locals {
       local.job_records,
       { sid = "ReadOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
+      # Duplicates: finds a completed job with the same bytes (the jobs index) and copies its outputs and metadata.
+      { sid = "FindDuplicates", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
+      { sid = "ReuseOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      { sid = "ReuseMedia", actions = ["dynamodb:GetItem"], resources = [local.media_table] },
     ]
   }
 
@@ -129,7 +133,15 @@ locals {
       },
       # A multipart upload's checksum on its job, and its job FAILED when the client aborts it.
       { sid = "JobUpdates", actions = ["dynamodb:UpdateItem"], resources = [local.jobs_table] },
+      # Also reads HLS playlists to rewrite them (docs/playback.md).
       { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },
+      # Playback: a playlist may name only files its job has (one listing of the job's output prefix).
+      {
+        sid        = "ListJobOutputs"
+        actions    = ["s3:ListBucket"]
+        resources  = [var.bucket_arns["processed"]]
+        conditions = [{ test = "StringLike", variable = "s3:prefix", values = ["${var.output_prefix}*"] }]
+      },
       # /healthz: HeadBucket on the upload bucket.
       { sid = "HealthCheck", actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
       # Cancel, retry and delete (smmu/lifecycle.py): stop or start the job's execution, remove its files (every
@@ -279,6 +291,15 @@ data "aws_iam_policy_document" "task" {
       sid       = statement.value.sid
       actions   = statement.value.actions
       resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = try(statement.value.conditions, [])
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 }
@@ -318,6 +339,16 @@ data "aws_iam_policy_document" "execution" {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.task[each.key].arn}:*"]
+  }
+
+  # The API's secrets, which ECS hands to the container as environment variables at start.
+  dynamic "statement" {
+    for_each = each.value.key == var.public_service && each.value.kind == "service" ? [1] : []
+    content {
+      sid       = "ReadApiSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [aws_secretsmanager_secret.playback.arn]
+    }
   }
 }
 

@@ -1,0 +1,97 @@
+"""ProcessImage's handler on the emulated S3 with the DynamoDB adapters: a real photo in, its outputs and
+fingerprint out; the same bytes again reuse the first job's outputs (copied, not re-made) and say so."""
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from lambdas.process_image.handler import lambda_handler
+from lambdas.shared import context
+from smmu.fakes import InMemoryWorkflows
+from smmu.jobs import JobStatus, Output
+from smmu.repository import JobRepository, MediaRepository
+from tests import media
+from tests.conftest import make_job
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "process-image"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:process-image"
+    aws_request_id: str = "request-1"
+
+
+@pytest.fixture
+def stores(provisioned, aws):
+    adapters = context.Adapters(
+        jobs=JobRepository(provisioned.environment["SMMU_JOBS_TABLE"], aws("dynamodb")),
+        media=MediaRepository(provisioned.environment["SMMU_MEDIA_TABLE"], aws("dynamodb")),
+        workflows=InMemoryWorkflows(),
+    )
+    context.install(adapters)
+    yield adapters
+    context.install(None)
+
+
+def _run(stores, aws, provisioned, tenant: str, data: bytes) -> tuple[str, dict]:
+    job_id = make_job(stores.jobs, status=JobStatus.RUNNING, tenant_id=tenant)
+    bucket = provisioned.environment["SMMU_RAW_BUCKET"]
+    key = stores.jobs.get(job_id).raw_key
+    aws("s3").put_object(Bucket=bucket, Key=key, Body=data)
+    result = lambda_handler({"job_id": job_id, "bucket": bucket, "key": key}, LambdaContext())
+    outputs = [Output.model_validate(o) for o in result["outputs"]]
+    assert stores.jobs.transition(job_id, JobStatus.COMPLETED, fields={"outputs": [o.model_dump() for o in outputs]})
+    return job_id, result
+
+
+def test_identical_bytes_reuse_the_first_jobs_outputs_within_the_tenant(stores, aws, provisioned):
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    photo = media.photo_file("rot1mir0.avif")
+    first_id, first = _run(stores, aws, provisioned, tenant, photo)
+    first_job = stores.jobs.get(first_id)
+    assert first_job.sha256 and first_job.placeholder and first_job.perceptual_hash
+    assert first_job.duplicate_of is None
+    assert {o["kind"] for o in first["outputs"]} == {"thumbnail", "thumbnail_variant"}
+
+    started = time.perf_counter()
+    second_id, second = _run(stores, aws, provisioned, tenant, photo)
+    reuse_seconds = time.perf_counter() - started
+    second_job = stores.jobs.get(second_id)
+    assert second_job.duplicate_of == first_id
+    assert (second_job.sha256, second_job.placeholder, second_job.perceptual_hash) == (
+        first_job.sha256,
+        first_job.placeholder,
+        first_job.perceptual_hash,
+    )
+    assert "DuplicateFound" in [e.step for e in second_job.timeline]
+    assert stores.media.get(second_id)["metadata"] == stores.media.get(first_id)["metadata"]
+    s3, processed = aws("s3"), provisioned.environment["SMMU_PROCESSED_BUCKET"]
+    assert len(second["outputs"]) == len(first["outputs"])
+    for mine, theirs in zip(second["outputs"], first["outputs"], strict=True):
+        assert mine["key"].startswith(f"jobs/{second_id}/")  # its own copy: deleting the first keeps these
+        assert s3.get_object(Bucket=processed, Key=mine["key"])["Body"].read() == (
+            s3.get_object(Bucket=processed, Key=theirs["key"])["Body"].read()
+        )
+    # A third copy points at the original, not at the duplicate; another tenant's identical upload is processed.
+    third_id, _ = _run(stores, aws, provisioned, tenant, photo)
+    assert stores.jobs.get(third_id).duplicate_of == first_id
+    foreign_id, _ = _run(stores, aws, provisioned, f"t{uuid.uuid4().hex[:8]}", photo)
+    assert stores.jobs.get(foreign_id).duplicate_of is None
+    print(f"duplicate handled in {reuse_seconds:.3f} s")
+
+
+def test_a_heic_photo_gets_outputs_metadata_and_placeholder_without_its_location(stores, aws, provisioned):
+    job_id, result = _run(stores, aws, provisioned, f"t{uuid.uuid4().hex[:8]}", media.photo_file("xiaomi.heic"))
+    job = stores.jobs.get(job_id)
+    assert job.placeholder.dominant_color.startswith("#") and job.placeholder.thumbhash
+    metadata = stores.media.get(job_id)["metadata"]
+    assert (metadata["width"], metadata["height"]) == (2592, 1944)
+    assert metadata["exif"]["HasGPS"] is True and "Location" not in metadata["exif"]
+    assert sorted({(o["width"], o["content_type"]) for o in result["outputs"]}) == [
+        (w, t) for w in (160, 320, 640) for t in ("image/avif", "image/jpeg", "image/webp")
+    ]
