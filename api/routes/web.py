@@ -69,13 +69,22 @@ class AppFiles:
 
     def __init__(self, settings: ApiSettings) -> None:
         self.files = StaticFiles(directory=STATIC_DIR, html=True)
-        self.headers = [
-            (b"content-security-policy", content_security_policy(settings).encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            # Revalidate every time (the ETag makes that cheap): a new version of the app is never half-loaded.
-            (b"cache-control", b"no-cache"),
-        ]
+        self.settings = settings
+        self._headers: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        # Worked out on the first request, not when the app is built: naming the storage origins signs a URL, which
+        # needs credentials that a process only importing the app (the OpenAPI export, tests) does not have.
+        if self._headers is None:
+            self._headers = [
+                (b"content-security-policy", content_security_policy(self.settings).encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"no-referrer"),
+                # Revalidate every time (the ETag makes that cheap): a new version of the app is never half-loaded.
+                (b"cache-control", b"no-cache"),
+            ]
+        return self._headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
