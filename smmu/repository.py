@@ -424,6 +424,9 @@ class JobRepository:
                 ":completed": {"S": JobStatus.COMPLETED.value},
             },
             "ScanIndexForward": True,  # the oldest: the original, not one of its duplicates
+            # Small pages: the first completed job ends the search, and a popular file (the same bytes uploaded
+            # hundreds of times) must not cost a read of every copy on each lookup.
+            "Limit": 10,
         }
         for page in self._db.get_paginator("query").paginate(**params, PaginationConfig={"MaxItems": 100}):
             for item in page.get("Items", []):
