@@ -390,26 +390,33 @@ class JobRepository:
 
     def count_active(self, tenant_id: str, *, now: str, since: str) -> int:
         """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload
-        URL still valid at ``now`` (an expired URL can no longer start work)."""
-        params: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": BY_CREATED_INDEX,
-            "KeyConditionExpression": "listing = :pk AND created_at >= :since",
-            "FilterExpression": "#status IN (:queued, :running) OR (#status = :pending AND upload_expires_at > :now)",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {
-                ":pk": {"S": listing_partition(tenant_id)},
-                ":since": {"S": since},
-                ":now": {"S": now},
-                ":queued": {"S": JobStatus.QUEUED.value},
-                ":running": {"S": JobStatus.RUNNING.value},
-                ":pending": {"S": JobStatus.PENDING_UPLOAD.value},
-            },
-            "Select": "COUNT",
-        }
+        URL still valid at ``now`` (an expired URL can no longer start work).
+
+        Read through the status index, one partition per active status: those hold only the jobs in that status now
+        (bounded by the quotas), where the tenant's listing holds its whole history, which every upload would
+        otherwise read again."""
         count = 0
-        for page in self._db.get_paginator("query").paginate(**params):
-            count += page["Count"]
+        for status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PENDING_UPLOAD):
+            values: dict[str, Any] = {
+                ":status": {"S": status.value},
+                ":since": {"S": since},
+                ":pk": {"S": listing_partition(tenant_id)},
+            }
+            condition = "listing = :pk"
+            if status is JobStatus.PENDING_UPLOAD:
+                condition += " AND upload_expires_at > :now"
+                values[":now"] = {"S": now}
+            params: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": BY_STATUS_INDEX,
+                "KeyConditionExpression": "#status = :status AND created_at >= :since",
+                "FilterExpression": condition,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+                "Select": "COUNT",
+            }
+            for page in self._db.get_paginator("query").paginate(**params):
+                count += page["Count"]
         return count
 
     def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
