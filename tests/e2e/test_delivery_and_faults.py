@@ -64,6 +64,14 @@ def test_the_same_upload_event_delivered_three_times_starts_one_execution(client
     assert job["status"] == "COMPLETED"
 
 
+def redeploy(awslambda, function: str, package: bytes) -> None:
+    """Deploy new code and wait until it is the code that runs: LocalStack applies an update asynchronously (and
+    keeps answering with the old code until then), as AWS does; the embedded emulator is done at once."""
+    awslambda.update_function_code(FunctionName=function, ZipFile=package)
+    waiter = awslambda.get_waiter("function_updated_v2")
+    waiter.wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+
 def deployed_package(target, function: str) -> bytes:
     """The zip the function runs now, so that a test can change one file and put the original back.
 
@@ -104,12 +112,12 @@ def test_a_handler_that_raises_fails_the_job_with_step_and_reason(client, target
         "lambdas/process_image/handler.py",
         "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: the disk is on fire')\n",
     )
-    awslambda.update_function_code(FunctionName=function, ZipFile=broken)
+    redeploy(awslambda, function, broken)
     try:
         job_id, _ = client.upload(media.jpeg(300, 200), "victim.jpg", "image/jpeg")
         job = client.wait(job_id)
     finally:
-        awslambda.update_function_code(FunctionName=function, ZipFile=original)
+        redeploy(awslambda, function, original)
     assert job["status"] == "FAILED"
     assert job["error"]["step"] == "ProcessImage"
     assert job["error"]["code"] == "INTERNAL_ERROR"

@@ -12,7 +12,7 @@ from smmu_stack.cli import app as cli
 from smmu_stack.devkit import worker_media as media
 from smmu_stack.devkit.processes import parent, processes
 from tests import media as image_media
-from tests.e2e.test_delivery_and_faults import deployed_package, with_file
+from tests.e2e.test_delivery_and_faults import deployed_package, redeploy, with_file
 
 pytestmark = pytest.mark.e2e
 
@@ -94,12 +94,12 @@ def test_retry_after_a_failure_completes_from_the_stored_upload(client, target):
         "lambdas/process_image/handler.py",
         "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: out of ink')\n",
     )
-    awslambda.update_function_code(FunctionName=function, ZipFile=broken)
+    redeploy(awslambda, function, broken)
     try:
         job_id, _ = client.upload(image_media.jpeg(400, 300), "retry.jpg", "image/jpeg")
         failed = client.wait(job_id)
     finally:
-        awslambda.update_function_code(FunctionName=function, ZipFile=original)
+        redeploy(awslambda, function, original)
     assert failed["status"] == "FAILED" and "out of ink" in failed["error"]["message"]
 
     # Through the CLI, as an operator would.
