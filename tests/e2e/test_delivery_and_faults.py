@@ -1,9 +1,11 @@
 """At-least-once delivery and failing code: exactly one execution per job, failures named by step."""
 
+import contextlib
 import io
 import json
 import time
 import zipfile
+from collections.abc import Iterator
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import httpx
@@ -72,6 +74,20 @@ def redeploy(awslambda, function: str, package: bytes) -> None:
     waiter.wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
 
 
+@contextlib.contextmanager
+def process_image_raising(target, message: str) -> Iterator[None]:
+    """ProcessImage deployed with a handler that raises ``message``; the original code is back afterwards."""
+    function = target.manifest.functions["process_image"]["name"]
+    awslambda = target.client("lambda")
+    original = deployed_package(target, function)
+    handler = f"def lambda_handler(event, context):\n    raise RuntimeError({message!r})\n"
+    redeploy(awslambda, function, with_file(original, "lambdas/process_image/handler.py", handler))
+    try:
+        yield
+    finally:
+        redeploy(awslambda, function, original)
+
+
 def deployed_package(target, function: str) -> bytes:
     """The zip the function runs now, so that a test can change one file and put the original back.
 
@@ -103,21 +119,9 @@ def with_file(package: bytes, name: str, text: str) -> bytes:
 
 
 def test_a_handler_that_raises_fails_the_job_with_step_and_reason(client, target):
-    manifest = target.manifest
-    function = manifest.functions["process_image"]["name"]
-    awslambda = target.client("lambda")
-    original = deployed_package(target, function)
-    broken = with_file(
-        original,
-        "lambdas/process_image/handler.py",
-        "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: the disk is on fire')\n",
-    )
-    redeploy(awslambda, function, broken)
-    try:
+    with process_image_raising(target, "injected failure: the disk is on fire"):
         job_id, _ = client.upload(media.jpeg(300, 200), "victim.jpg", "image/jpeg")
         job = client.wait(job_id)
-    finally:
-        redeploy(awslambda, function, original)
     assert job["status"] == "FAILED"
     assert job["error"]["step"] == "ProcessImage"
     assert job["error"]["code"] == "INTERNAL_ERROR"

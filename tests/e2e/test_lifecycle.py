@@ -12,7 +12,7 @@ from smmu_stack.cli import app as cli
 from smmu_stack.devkit import worker_media as media
 from smmu_stack.devkit.processes import parent, processes
 from tests import media as image_media
-from tests.e2e.test_delivery_and_faults import deployed_package, redeploy, with_file
+from tests.e2e.test_delivery_and_faults import process_image_raising
 
 pytestmark = pytest.mark.e2e
 
@@ -86,20 +86,9 @@ def test_cancel_during_a_transcode_stops_ffmpeg_within_seconds_and_leaves_nothin
 
 def test_retry_after_a_failure_completes_from_the_stored_upload(client, target):
     # A bad deployment of ProcessImage fails the job; once the code is fixed, a retry processes the same upload.
-    function = target.manifest.functions["process_image"]["name"]
-    awslambda = target.client("lambda")
-    original = deployed_package(target, function)
-    broken = with_file(
-        original,
-        "lambdas/process_image/handler.py",
-        "def lambda_handler(event, context):\n    raise RuntimeError('injected failure: out of ink')\n",
-    )
-    redeploy(awslambda, function, broken)
-    try:
+    with process_image_raising(target, "injected failure: out of ink"):
         job_id, _ = client.upload(image_media.jpeg(400, 300), "retry.jpg", "image/jpeg")
         failed = client.wait(job_id)
-    finally:
-        redeploy(awslambda, function, original)
     assert failed["status"] == "FAILED" and "out of ink" in failed["error"]["message"]
 
     # Through the CLI, as an operator would.
