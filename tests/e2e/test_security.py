@@ -7,6 +7,7 @@ more API replicas on the embedded target's cloud and are skipped elsewhere.
 import base64
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -463,9 +464,12 @@ def replicas(target, signing_key, tmp_path_factory) -> Iterator[list[str]]:
             "SMMU_JWT_JWKS_URL": f"http://127.0.0.1:{jwks.server_port}/jwks.json",
             "SMMU_JWT_ISSUER": "https://issuer.test",
             "SMMU_JWT_AUDIENCE": "smmu-api",
+            # Settings fail fast without it; a fresh one is fine, no test here plays media back.
+            "SMMU_PLAYBACK_SECRET": secrets.token_urlsafe(32),
         }
     )
-    log = (tmp_path_factory.mktemp("replicas") / "api.log").open("ab")
+    log_path = tmp_path_factory.mktemp("replicas") / "api.log"
+    log = log_path.open("ab")
     processes, urls = [], []
     for _ in range(2):
         port = free_port()
@@ -480,14 +484,16 @@ def replicas(target, signing_key, tmp_path_factory) -> Iterator[list[str]]:
         )
         urls.append(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
-    for url in urls:
+    for url, process in zip(urls, processes, strict=True):
         while True:
             try:
                 if httpx.get(url + "/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "API replicas did not start"
+            # A replica that exited (bad settings) is reported at once, with its own words.
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("API replicas did not start:\n" + log_path.read_text(errors="replace")[-3000:])
             time.sleep(0.2)
     yield urls
     for process in processes:
