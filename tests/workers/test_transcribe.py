@@ -2,7 +2,11 @@
 synthesised at test time, both backends."""
 
 import json
+import os
 import re
+import signal
+import threading
+import time
 import wave
 from pathlib import Path
 
@@ -10,9 +14,11 @@ import numpy as np
 import pytest
 
 from smmu_stack.devkit import worker_media as media
+from workers.errors import TaskCancelled, WorkerError, error_name
 from workers.transcribe import audio
 from workers.transcribe.engine import NOTE_NO_AUDIO, NOTE_NO_SPEECH, NOTE_SILENT, Transcriber
 from workers.transcribe.formats import Segment, timestamp, to_srt, to_vtt
+from workers.transcribe.isolated import IsolatedBackend, WhisperProcessError
 from workers.transcribe.settings import TranscribeSettings
 from workers.transcribe.worker import transcribe
 
@@ -229,3 +235,87 @@ def test_converted_checkpoint_matches_openai_whisper_layout(tmp_path):
     missing, unexpected = model.load_state_dict(checkpoint["model_state_dict"], strict=False)
     assert missing == [] and unexpected == []
     assert not model.is_multilingual
+
+
+# -- the model in a child process ----------------------------------------------------------------------------
+
+
+def _long_speech(files, tmp_path: Path, repeats: int) -> Path:
+    """The test sentence ``repeats`` times as one 16 kHz WAV: long enough that decoding takes many seconds."""
+    wav = tmp_path / "long.wav"
+    media.ffmpeg(
+        *(["-i", str(files["speech"])] * repeats),
+        "-filter_complex",
+        f"concat=n={repeats}:v=0:a=1",
+        "-ar",
+        "16000",
+        "-ac",
+        "1",
+        str(wav),
+    )
+    return wav
+
+
+@pytest.mark.integration
+def test_a_cancel_kills_the_whisper_process_at_once_and_the_next_task_gets_a_fresh_one(files, tmp_path, faster):
+    backend = faster.backend
+    assert isinstance(backend, IsolatedBackend)  # the default: the worker's model lives in a child process
+    first_pid = backend.pid
+    wav = _long_speech(files, tmp_path, 6)
+    cancelled = threading.Event()
+    decoding = threading.Event()
+    stopped_at: list[float] = []
+
+    def cancel_once_decoding() -> None:
+        decoding.wait(120)
+        stopped_at.append(time.monotonic())
+        cancelled.set()
+
+    canceller = threading.Thread(target=cancel_once_decoding)
+    canceller.start()
+    with pytest.raises(TaskCancelled):
+        faster.transcribe_wav(wav, cancelled, progress=lambda percent: decoding.set())
+    latency = time.monotonic() - stopped_at[0]
+    canceller.join()
+    # In process, the cancel waited for the 30 s window being decoded (seconds); killed, it is one poll.
+    assert latency < 1.0, f"stopped {latency:.2f} s after the cancel"
+    assert backend.pid is None and not _alive(first_pid)
+    # The next task starts a new child and transcribes as before.
+    again = faster.transcribe_wav(_sixteen_k(files, tmp_path))
+    assert media.wer(media.SENTENCE, again.text) <= MAX_WER and backend.pid not in (None, first_pid)
+
+
+@pytest.mark.integration
+def test_a_whisper_process_that_dies_fails_the_task_as_retryable_and_is_replaced(files, tmp_path, faster):
+    backend = faster.backend
+    wav = _long_speech(files, tmp_path, 4)
+    decoding = threading.Event()
+
+    def kill_once_decoding() -> None:
+        decoding.wait(120)
+        os.kill(backend.pid, signal.SIGKILL)  # as the kernel's OOM killer would
+
+    killer = threading.Thread(target=kill_once_decoding)
+    killer.start()
+    with pytest.raises(WhisperProcessError, match="died") as raised:
+        faster.transcribe_wav(wav, progress=lambda percent: decoding.set())
+    killer.join()
+    assert error_name(raised.value) == "WhisperProcessError" and isinstance(raised.value, WorkerError)
+    assert media.wer(media.SENTENCE, faster.transcribe_wav(_sixteen_k(files, tmp_path)).text) <= MAX_WER
+
+
+def _sixteen_k(files, tmp_path: Path) -> Path:
+    wav = tmp_path / "speech16k.wav"
+    if not wav.exists():
+        media.ffmpeg("-i", str(files["speech"]), "-ar", "16000", "-ac", "1", str(wav))
+    return wav
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -251,7 +251,14 @@ class Transcriber:
         cache = Path(self.settings.whisper_cache_dir) if self.settings.whisper_cache_dir else default_cache_dir()
         model = packaged_model(name, cache) or name
         self.model_label = Path(name).name
-        self.backend: Backend = backend or BACKENDS[self.settings.whisper_backend](model, self.settings)
+        if backend is None:
+            if self.settings.whisper_isolated:
+                from workers.transcribe.isolated import IsolatedBackend  # it imports this module
+
+                backend = IsolatedBackend(self.settings.whisper_backend, model, self.settings)
+            else:
+                backend = BACKENDS[self.settings.whisper_backend](model, self.settings)
+        self.backend: Backend = backend
 
     def empty(self, duration: float, note: str) -> Transcript:
         return Transcript(

@@ -23,6 +23,9 @@ class TranscribeSettings(BaseSettings):
     whisper_vad_min_silence_ms: int = 2000
     #: CPU threads for inference (0: the library decides).
     whisper_threads: int = 0
+    #: Run the model in a child process that a cancelled task kills (workers/transcribe/isolated.py): the task
+    #: stops in well under a second instead of after the 30 s window being decoded. Off: in the worker's process.
+    whisper_isolated: bool = True
     #: Where converted openai-whisper checkpoints are kept (default: ~/.cache/smmu/whisper).
     whisper_cache_dir: str = ""
     #: Audio is transcribed this many seconds at a time (cut at a quiet moment), so memory does not grow with
