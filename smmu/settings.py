@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     #: Photos' GPS coordinates in the metadata the API returns. Off: outputs never carry them and the metadata
     #: says only that the original had some (``exif.HasGPS``).
     expose_image_location: bool = False
-    #: ``GET /v1/jobs/{id}/similar``: the most differing bits (of 128) of a near-duplicate's perceptual hash, and
+    #: ``GET /v1/jobs/{id}/similar``: the most differing bits (of 128 per picture; a video's mean over its frames)
+    #: of a near-duplicate's perceptual hash, and
     #: how many of the tenant's newest jobs are compared.
     similar_max_distance: int = Field(default=12, ge=0, le=128)
     similar_scan_limit: int = Field(default=2000, gt=0)
