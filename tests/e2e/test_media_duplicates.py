@@ -63,6 +63,13 @@ def _segments_play(client, job_id: str) -> int:
     return read
 
 
+def _captions(client, job_id: str) -> str:
+    """The WebVTT a player gets from the job's HLS captions rendition."""
+    master = m3u8.loads(_get(client.http.get(f"/v1/jobs/{job_id}/playback").json()["hls_url"]).decode())
+    [subtitles] = [m for m in master.media if m.type == "SUBTITLES"]
+    return _get(m3u8.loads(_get(subtitles.uri).decode()).segments[0].uri).decode()
+
+
 def test_identical_video_reuses_outputs_near_copies_are_similar_and_copies_outlive_the_original(client, tmp_path):
     speech = media.speech(tmp_path / "speech.wav", SENTENCE)
     source = tmp_path / "clip.mp4"
@@ -90,6 +97,8 @@ def test_identical_video_reuses_outputs_near_copies_are_similar_and_copies_outli
         assert contents[name] == _get(output["url"]), f"{name} differs from the original's"
     master = m3u8.loads(contents["transcode/hls/master.m3u8"].decode())
     assert [m.type for m in master.media] == ["SUBTITLES"]  # the captions once, not added a second time
+    captions = _captions(client, first["job_id"])
+    assert "X-TIMESTAMP-MAP=MPEGTS:" in captions and _captions(client, again["job_id"]) == captions
 
     # A downscaled re-encode (other bytes) is near; a different video is not; the duplicate is exact.
     smaller = tmp_path / "smaller.mp4"
