@@ -142,6 +142,7 @@ def get_lifecycle(settings: SettingsDep) -> JobLifecycle:
         workflows=_workflows(settings.state_machine_arn, settings.state_machine_name),
         objects=S3Objects(aws.client("s3")),
         uploads=_multipart(settings.raw_bucket),
+        deliveries=_deliveries(settings.webhook_deliveries_table),
         settings=settings,
     )
 

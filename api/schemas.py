@@ -219,11 +219,16 @@ class SimilarJob(BaseModel):
     job_id: str
     filename: str
     created_at: str
-    distance: int = Field(description="Differing bits of the two perceptual hashes (of 128)")
+    distance: int = Field(
+        description="Differing bits of the two perceptual hashes, of 128 per picture: for videos, the mean over the "
+        "compared frames (rounded up)"
+    )
 
 
 class SimilarJobs(BaseModel):
     job_id: str
-    max_distance: int
+    max_distance: int = Field(description="The most differing bits (of 128 per picture) a near match may have")
     exact: list[SimilarJob] = Field(description="Jobs whose upload had exactly the same bytes")
-    near: list[SimilarJob] = Field(description="Other bytes, perceptual hash within max_distance bits: nearest first")
+    near: list[SimilarJob] = Field(
+        description="Other bytes, perceptual hash within max_distance bits (per picture): nearest first"
+    )

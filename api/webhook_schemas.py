@@ -1,14 +1,18 @@
 """Request and response bodies of the webhooks API."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smmu.webhooks import DeliveryAttempt, check_secret
+from smmu.webhooks import TERMINAL_EVENT_TYPES, WEBHOOK_EVENT_TYPES, DeliveryAttempt, check_event_types, check_secret
 
-EventType = Literal["job.completed", "job.failed", "job.cancelled"]
-#: The literal above, as the domain names them (a unit test keeps the two equal).
-ALL_EVENTS: list[EventType] = ["job.completed", "job.failed", "job.cancelled"]
+#: Every event type an endpoint can subscribe to; an unknown one is refused by name (``check_event_types``).
+ALL_EVENTS: list[str] = list(WEBHOOK_EVENT_TYPES)
+EventType = Annotated[str, Field(json_schema_extra={"enum": ALL_EVENTS})]
+EVENTS_DESCRIPTION = (
+    "Event types to receive: `job.completed`, `job.failed`, `job.cancelled` (the default: all three) and, on "
+    "request, `job.progress` (a running job's progress per stage, a step at a time)"
+)
 
 
 class WebhookCreate(BaseModel):
@@ -22,7 +26,7 @@ class WebhookCreate(BaseModel):
         examples=["https://example.com/hooks/smmu"],
     )
     events: list[EventType] = Field(
-        default_factory=lambda: list(ALL_EVENTS), min_length=1, description="Event types to receive"
+        default_factory=lambda: list(TERMINAL_EVENT_TYPES), min_length=1, description=EVENTS_DESCRIPTION
     )
     description: str = Field(default="", max_length=200)
     secret: str | None = Field(
@@ -38,17 +42,22 @@ class WebhookCreate(BaseModel):
 
     @field_validator("events")
     @classmethod
-    def _unique(cls, events: list[EventType]) -> list[EventType]:
-        return list(dict.fromkeys(events))
+    def _known(cls, events: list[str]) -> list[str]:
+        return check_event_types(events)
 
 
 class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, min_length=1, max_length=2048)
-    events: list[EventType] | None = Field(default=None, min_length=1)
+    events: list[EventType] | None = Field(default=None, min_length=1, description=EVENTS_DESCRIPTION)
     description: str | None = Field(default=None, max_length=200)
     enabled: bool | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, events: list[str] | None) -> list[str] | None:
+        return None if events is None else check_event_types(events)
 
 
 class WebhookView(BaseModel):
@@ -74,8 +83,9 @@ class DeliveryView(BaseModel):
     event_id: str = Field(description="The `webhook-id` header of every attempt; the same for every endpoint")
     event_type: str
     job_id: str
-    state: Literal["pending", "delivered", "failed"] = Field(
-        description="`failed`: every attempt within the bounds failed; the delivery was parked in the dead-letter queue"
+    state: Literal["pending", "delivered", "failed", "skipped"] = Field(
+        description="`failed`: every attempt within the bounds failed; the delivery was parked in the dead-letter "
+        "queue. `skipped`: a `job.progress` delivery not sent because the job had stopped running that attempt"
     )
     attempts: int
     created_at: str

@@ -4,8 +4,8 @@ For each run it uploads a clip, waits until the worker's tool is busy with it (F
 or the transcribe worker decoding speech), cancels the job through the API and measures:
 
 - the API's answer time (the job CANCELLED, its execution stopped, its outputs removed);
-- from that answer until the worker's tool is gone (FFmpeg, or the process Whisper runs in, killed) and the task's message
-  deleted from its queue (the worker dropped the task rather than leaving it to be redelivered);
+- from that answer until the worker's tool is gone (FFmpeg, or the process Whisper runs in, killed) and the
+  task's message deleted from its queue (the worker dropped the task rather than leaving it to be redelivered);
 - what is left under the job's output prefix afterwards (every version): it must be nothing.
 
     python bench/cancel.py             # 5 runs per worker

@@ -3,6 +3,7 @@ one execution per job), for unit tests that run in milliseconds. tests/integrati
 behavioural suite against these and the DynamoDB adapters, so the two cannot drift apart."""
 
 import builtins
+import copy
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from smmu.jobs import (
 from smmu.multipart import StoredPart
 from smmu.ports import JobAlreadyExistsError
 from smmu.repository import decode_cursor, encode_cursor, step_key
+from smmu.webhooks import Delivery
 
 
 class InMemoryJobStore:
@@ -111,7 +113,9 @@ class InMemoryJobStore:
             self._write(item, fields, None, ())
             return True
 
-    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+    def report_progress(
+        self, job_id: str, stage: str, percent: float, *, new_item: dict[str, Any] | None = None
+    ) -> bool:
         with self._lock:
             item = self._items.get(job_id)
             if item is None or item["status"] != JobStatus.RUNNING.value:
@@ -123,6 +127,8 @@ class InMemoryJobStore:
             self._write(
                 item, {"progress": {**progress, stage: percent}}, None, (), [progress_event(stage, percent, at)], at
             )
+            if new_item is not None:
+                new_item.update(copy.deepcopy(item))
             return True
 
     def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
@@ -228,6 +234,26 @@ class InMemoryMediaStore:
 
     def delete(self, job_id: str) -> bool:
         return self._items.pop(job_id, None) is not None
+
+
+class InMemoryDeliveries:
+    """Webhook delivery records by id (``smmu.webhook_store.DeliveryRepository``'s semantics for what the job
+    lifecycle uses)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Delivery] = {}
+
+    def create(self, delivery: Delivery) -> bool:
+        if delivery.delivery_id in self.items:
+            return False
+        self.items[delivery.delivery_id] = delivery
+        return True
+
+    def delete_for_job(self, job_id: str) -> int:
+        mine = [key for key, delivery in self.items.items() if delivery.job_id == job_id]
+        for key in mine:
+            del self.items[key]
+        return len(mine)
 
 
 class InMemoryWorkflows:

@@ -215,7 +215,7 @@ class Job(BaseModel):
     #: The earlier job with the same bytes whose outputs this one reused (it was not processed again).
     duplicate_of: str | None = None
     placeholder: Placeholder | None = None
-    #: dHash of an image (128 bits, hex), for ``GET /v1/jobs/{id}/similar``.
+    #: dHash of an image (128 bits, hex), or of a video's frames (joined with ':'), for ``/v1/jobs/{id}/similar``.
     perceptual_hash: str | None = None
     #: 1 for the first run; each retry starts a new attempt (a new execution) of the same upload.
     attempt: int = 1

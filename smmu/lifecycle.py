@@ -11,9 +11,10 @@ in-memory fakes. Each checks ownership first: another tenant's job answers exact
   (``smmu.jobs.execution_name``) that reads the stored upload; the attempt's status updates carry its number,
   so nothing of the earlier attempt can change the job any more.
 - **delete**: cancel if active, then remove the upload (every version), every output (every version) and the
-  job's records; the report says what went.
+  job's records, its webhook delivery records included; the report says what went.
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -29,8 +30,10 @@ from smmu.jobs import (
     now_iso,
 )
 from smmu.keys import OUTPUT_PREFIX, UPLOAD_PREFIX
-from smmu.ports import JobStore, MediaStore, MultipartUploads, ObjectStore, Workflows
+from smmu.ports import JobStore, MediaStore, MultipartUploads, ObjectStore, WebhookDeliveries, Workflows
 from smmu.settings import Settings
+
+log = logging.getLogger("smmu.lifecycle")
 
 
 class JobNotFound(LookupError):
@@ -71,6 +74,8 @@ class DeletionReport(BaseModel):
     outputs_removed: int
     #: The records removed: "job" (the jobs table) and "media" (its media metadata) where there was one.
     records: list[str]
+    #: Webhook delivery records of the job's events (every endpoint's, every attempt's log with them).
+    webhook_deliveries_removed: int = 0
 
 
 def output_prefix(job_id: str) -> str:
@@ -101,6 +106,7 @@ class JobLifecycle:
     workflows: Workflows
     objects: ObjectStore
     uploads: MultipartUploads
+    deliveries: WebhookDeliveries
     settings: Settings
     #: Written into the cancelled job's timeline and the stopped execution's cause.
     reason: str = field(default="cancelled on request")
@@ -195,11 +201,24 @@ class JobLifecycle:
         raw = self.objects.remove_all(job.raw_bucket, upload_prefix(job))
         outputs_removed += len(self.objects.remove_all(self.settings.processed_bucket, output_prefix(job_id)))
         records = ["media"] if self.media.delete(job_id) else []
+        deliveries = self.deliveries.delete_for_job(job_id)
         # The job's record goes last: until then a failed delete can be asked for again.
         if self.jobs.delete(job_id):
             records.insert(0, "job")
+        # Once more, now that the job is gone: the webhooks function may have written a delivery of the job's last
+        # event (the cancel above announces one) after the first sweep; from now on it writes none, and removes
+        # what it wrote if it finds the job gone afterwards (lambdas/webhooks/service.py).
+        try:
+            deliveries += self.deliveries.delete_for_job(job_id)
+        except Exception:  # the job is gone (a second DELETE answers 404); what is left expires with its TTL
+            log.exception("could not sweep the webhook deliveries of deleted job %s again", job_id)
         return DeletionReport(
-            job_id=job_id, cancelled=cancelled, raw_objects=raw, outputs_removed=outputs_removed, records=records
+            job_id=job_id,
+            cancelled=cancelled,
+            raw_objects=raw,
+            outputs_removed=outputs_removed,
+            records=records,
+            webhook_deliveries_removed=deliveries,
         )
 
 

@@ -6,20 +6,33 @@ publishes after each transition it makes, so no code path can change a status si
 transition is refused because the job already has the target status: that is a retried write whose first try
 may have ended before it published, and the event's id (job id + status + attempt) makes the second publication
 a no-op for webhooks (the delivery records are keyed on it) and recognisable for EventBridge consumers.
+
+``ProgressNotifier`` is what the media workers report progress through: it writes the report into the job and, at
+each new step of ``webhook_progress_step_percent``, puts a ``job.progress`` event on the webhooks queue (not on the
+bus: progress is not a status change).
 """
 
 import json
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from smmu import aws
-from smmu.jobs import Job, JobStatus, TimelineEntry
+from smmu.jobs import Job, JobStatus, StageProgress, TimelineEntry
+from smmu.ports import JobStore
 from smmu.repository import JobRepository
 from smmu.settings import Settings
-from smmu.webhooks import WEBHOOK_EVENT_TYPES, JobEvent, event_id, event_type
+from smmu.webhooks import (
+    PROGRESS_EVENT_TYPE,
+    WEBHOOK_EVENT_TYPES,
+    JobEvent,
+    event_id,
+    event_type,
+    progress_event_id,
+    progress_step,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -153,6 +166,75 @@ class PublishingJobRepository(JobRepository):
         if job is not None and job.status is JobStatus.QUEUED and job.attempt == attempt:
             self.publisher.publish(job)
         return restarted
+
+
+class EventQueue(Protocol):
+    def send(self, event: JobEvent) -> None:
+        """Put the event on the webhooks queue (the webhooks function fans it out)."""
+
+
+class WebhookQueue:
+    """The webhooks queue, as a place to put job events."""
+
+    def __init__(self, sqs: "SQSClient", queue_name: str) -> None:
+        self._sqs = sqs
+        self.queue_name = queue_name
+
+    @cached_property
+    def _queue_url(self) -> str:
+        return self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+
+    def send(self, event: JobEvent) -> None:
+        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(event.to_json()))
+
+
+class ProgressNotifier:
+    """Records a worker's progress reports in the job and announces each new step to webhooks (``job.progress``).
+
+    Announced only after the job took the report (it was RUNNING and the percent above the stage's last), so the
+    event carries the attempt the job is at and the time of its own progress event. The event's id names the step
+    (``smmu.webhooks.progress_event_id``), which makes the throttle hold across processes: a task run again at the
+    same attempt reports nothing the job has not seen, and a step published twice creates one delivery.
+    Announcing is best effort: progress is for people, and a queue that refuses it must not fail the work."""
+
+    def __init__(self, jobs: JobStore, queue: EventQueue, *, step_percent: float) -> None:
+        self._jobs = jobs
+        self._queue = queue
+        self._step_percent = step_percent
+        #: The last step announced per (job, attempt, stage): what this process need not send again.
+        self._announced: dict[tuple[str, int, str], int] = {}
+
+    def report(self, job_id: str, stage: str, percent: float) -> bool:
+        """Record the report (``JobRepository.report_progress``); True if the job took it."""
+        written: dict[str, Any] = {}
+        if not self._jobs.report_progress(job_id, stage, percent, new_item=written):
+            return False
+        if self._step_percent > 0:
+            self._announce(Job.model_validate(written), stage, percent)
+        return True
+
+    def _announce(self, job: Job, stage: str, percent: float) -> None:
+        step = progress_step(percent, self._step_percent)
+        key = (job.job_id, job.attempt, stage)
+        if self._announced.get(key, -1) >= step:
+            return
+        event = JobEvent(
+            event_id=progress_event_id(job.job_id, job.attempt, stage, step),
+            type=PROGRESS_EVENT_TYPE,
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            status=job.status.value,
+            attempt=job.attempt,
+            # The report's own time: the same write set the job's updated_at and its progress event's time.
+            occurred_at=job.updated_at,
+            progress=StageProgress(stage=stage, percent=percent),
+        )
+        try:
+            self._queue.send(event)
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("could not announce %s%% of %s for job %s: %s", percent, stage, job.job_id, exc)
+            return
+        self._announced[key] = step
 
 
 def aws_publisher(settings: Settings) -> JobEventPublisher:

@@ -63,9 +63,11 @@ class JobStore(Protocol):
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
         """Set fields of an existing job; False if there is no such job."""
 
-    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+    def report_progress(
+        self, job_id: str, stage: str, percent: float, *, new_item: dict[str, Any] | None = None
+    ) -> bool:
         """Set a RUNNING job's progress in ``stage`` and append a progress event, only if ``percent`` is above
-        the stage's last report; False (and no write) otherwise."""
+        the stage's last report; False (and no write) otherwise. ``new_item``, if given, gets the job as written."""
 
     def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:
         """Ids of the tenant's jobs whose last update is at or after ``since`` (ISO time), oldest first."""
@@ -104,6 +106,13 @@ class MediaStore(Protocol):
 
     def delete(self, job_id: str) -> bool:
         """Remove the record; False if there was none."""
+
+
+class WebhookDeliveries(Protocol):
+    """The webhook delivery records (``smmu.webhook_store``), as a job's deletion needs them."""
+
+    def delete_for_job(self, job_id: str) -> int:
+        """Remove every delivery of the job's events, to any endpoint; how many there were."""
 
 
 class Workflows(Protocol):

@@ -216,9 +216,13 @@ class JobRepository:
     def update_fields(self, job_id: str, fields: dict[str, Any]) -> bool:
         return self._update(job_id, fields=fields, entry=None, condition="attribute_exists(job_id)")
 
-    def report_progress(self, job_id: str, stage: str, percent: float) -> bool:
+    def report_progress(
+        self, job_id: str, stage: str, percent: float, *, new_item: dict[str, Any] | None = None
+    ) -> bool:
         """Record a RUNNING job's progress in ``stage`` and its progress event; False (no write) unless the job
-        is RUNNING and ``percent`` is above the stage's last report, so a retried or late report adds nothing."""
+        is RUNNING and ``percent`` is above the stage's last report, so a retried or late report adds nothing.
+
+        ``new_item``, if given, is filled with the job as written (its attempt, tenant and the report's time)."""
         at = now_iso()
         values = {
             ":running": {"S": JobStatus.RUNNING.value},
@@ -240,6 +244,7 @@ class JobRepository:
                 events=[event],
                 at=at,
                 extra_sets=[(f"{progress} = :p", names)],
+                new_item=new_item,
             )
         except ClientError as exc:
             # A job written before progress existed has no map to set a stage in: create it.
@@ -255,6 +260,7 @@ class JobRepository:
                 events=[event],
                 at=at,
                 extra_sets=[("#progress = :map", {"#progress": "progress"})],
+                new_item=new_item,
             )
 
     def changed_since(self, tenant_id: str, since: str, *, limit: int = 200) -> list[str]:

@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     #: Photos' GPS coordinates in the metadata the API returns. Off: outputs never carry them and the metadata
     #: says only that the original had some (``exif.HasGPS``).
     expose_image_location: bool = False
-    #: ``GET /v1/jobs/{id}/similar``: the most differing bits (of 128) of a near-duplicate's perceptual hash, and
+    #: ``GET /v1/jobs/{id}/similar``: the most differing bits (of 128 per picture; a video's mean over its frames)
+    #: of a near-duplicate's perceptual hash, and
     #: how many of the tenant's newest jobs are compared.
     similar_max_distance: int = Field(default=12, ge=0, le=128)
     similar_scan_limit: int = Field(default=2000, gt=0)
@@ -101,6 +102,9 @@ class Settings(BaseSettings):
     webhook_allowed_networks: list[str] = Field(default_factory=list)
     max_webhooks_per_tenant: int = Field(default=10, gt=0)
     webhook_delivery_retention_days: int = Field(default=30, gt=0)
+    #: ``job.progress`` webhooks: a stage's progress is delivered once per step of this many percent (0 %, 10 %,
+    #: …, 100 % with 10: at most 11 per stage and attempt); 0 publishes none.
+    webhook_progress_step_percent: float = Field(default=10.0, ge=0, le=100)
     # Pillow refuses images with more pixels than this (decompression-bomb guard).
     max_image_pixels: int = 80_000_000
 

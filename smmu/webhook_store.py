@@ -1,12 +1,14 @@
 """DynamoDB adapters for webhook endpoints (the webhooks table) and their deliveries (the deliveries table).
 
 Endpoints are listed per tenant through the ``by_tenant`` index, deliveries per endpoint through ``by_webhook``,
-newest first. A delivery is created with a conditional put (one per endpoint and event) and each attempt is
-claimed with a conditional update, so duplicated events and messages never send twice.
+newest first, and per job through ``by_job`` (keys only: what a job's deletion removes). A delivery is created
+with a conditional put (one per endpoint and event) and each attempt is claimed with a conditional update, so
+duplicated events and messages never send twice.
 """
 
 import base64
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from smmu.jobs import now_iso
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 
 BY_TENANT_INDEX = "by_tenant"
 BY_WEBHOOK_INDEX = "by_webhook"
+BY_JOB_INDEX = "by_job"
+#: BatchWriteItem takes at most 25 requests.
+_BATCH = 25
 
 
 def _item(model: Any) -> dict[str, Any]:
@@ -153,10 +158,11 @@ class DeliveryRepository:
         attempt: DeliveryAttempt,
         state: DeliveryState | None,
         next_attempt_at: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Append an attempt's outcome; set the delivery's final state, or (None) leave it pending with the time
         the next attempt is due. A pending delivery's state is never written here: a retry that has already
-        finished must not be overwritten by the attempt before it."""
+        finished must not be overwritten by the attempt before it. False if the delivery is gone (its job was
+        deleted during the attempt): nothing is written, so no partial record outlives the deletion."""
         values: dict[str, Any] = {
             ":attempt": {"L": [_to_dynamo(attempt.model_dump(mode="json", exclude_none=True))]},
             ":empty": {"L": []},
@@ -175,11 +181,45 @@ class DeliveryRepository:
             "TableName": self.table_name,
             "Key": {"delivery_id": {"S": delivery_id}},
             "UpdateExpression": update,
+            "ConditionExpression": "attribute_exists(delivery_id)",
             "ExpressionAttributeValues": values,
         }
         if names:
             params["ExpressionAttributeNames"] = names
-        self._db.update_item(**params)
+        try:
+            self._db.update_item(**params)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete(self, delivery_id: str) -> None:
+        self._db.delete_item(TableName=self.table_name, Key={"delivery_id": {"S": delivery_id}})
+
+    def delete_for_job(self, job_id: str) -> int:
+        """Remove every delivery of the job's events (to any endpoint); how many there were."""
+        ids: list[str] = []
+        for page in self._db.get_paginator("query").paginate(
+            TableName=self.table_name,
+            IndexName=BY_JOB_INDEX,
+            KeyConditionExpression="job_id = :j",
+            ExpressionAttributeValues={":j": {"S": job_id}},
+        ):
+            ids += [item["delivery_id"]["S"] for item in page.get("Items", [])]
+        for start in range(0, len(ids), _BATCH):
+            requests: list[Any] = [
+                {"DeleteRequest": {"Key": {"delivery_id": {"S": i}}}} for i in ids[start : start + _BATCH]
+            ]
+            for retry in range(8):
+                unprocessed = self._db.batch_write_item(RequestItems={self.table_name: requests}).get(
+                    "UnprocessedItems", {}
+                )
+                requests = list(unprocessed.get(self.table_name, []))
+                if not requests:
+                    break
+                time.sleep(min(0.05 * 2**retry, 1.0))  # throttled: back off as the SDKs do
+            else:
+                raise RuntimeError(f"could not remove {len(requests)} deliveries of job {job_id}: throttled")
+        return len(ids)
 
     def list(self, webhook_id: str, *, limit: int = 20, cursor: str | None = None) -> tuple[list[Delivery], str | None]:
         """The endpoint's deliveries, newest first, a page at a time (ValueError for a cursor not handed out)."""

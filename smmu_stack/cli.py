@@ -727,7 +727,11 @@ def _webhooks_call(api: str, api_key: str | None, method: str, path: str, expect
 def webhooks_create(
     url: str,
     event: Annotated[
-        list[str] | None, typer.Option(help="An event type to receive (repeat); default: every job.* type")
+        list[str] | None,
+        typer.Option(
+            help="An event type to receive (repeat): job.completed, job.failed, job.cancelled (the default: all "
+            "three), job.progress"
+        ),
     ] = None,
     description: Annotated[str, typer.Option()] = "",
     secret: Annotated[str | None, typer.Option(help="Your own whsec_ secret; default: generated")] = None,

@@ -541,11 +541,18 @@ class WorkerRuntime:
         if not self.settings.record_timeline or self.settings.progress_interval_seconds <= 0:
             return lambda percent: None
         from smmu.events import ProgressThrottle
+        from smmu.notifications import ProgressNotifier, WebhookQueue
         from smmu.repository import JobRepository
 
-        jobs = JobRepository(get_settings().jobs_table, aws.client("dynamodb"))
+        config = get_settings()
+        # Each report goes into the job (its progress events) and, a step at a time, to job.progress webhooks.
+        notifier = ProgressNotifier(
+            JobRepository(config.jobs_table, aws.client("dynamodb")),
+            WebhookQueue(aws.client("sqs"), config.webhook_queue),
+            step_percent=config.webhook_progress_step_percent,
+        )
         return ProgressThrottle(
-            lambda percent: jobs.report_progress(task.job_id, self.spec.name, percent),
+            lambda percent: notifier.report(task.job_id, self.spec.name, percent),
             min_interval=self.settings.progress_interval_seconds,
             step=self.settings.progress_step_percent,
             on_error=lambda exc: self.log.warning("could not report progress", error=repr(exc)),

@@ -81,7 +81,7 @@ def get_job(
     response_model=SimilarJobs,
     responses={
         404: {"description": "No such job"},
-        409: {"description": "The job has no fingerprint (not a completed image job)"},
+        409: {"description": "The job has no fingerprint (not a completed image or video job)"},
         **UNAUTHORIZED,
     },
 )
@@ -92,14 +92,15 @@ def similar_jobs(
     caller: CallerDep,
     max_distance: Annotated[int | None, Query(ge=0, le=128, description="Default: the service's setting")] = None,
 ) -> SimilarJobs:
-    """The caller's other jobs with the same image: ``exact`` (the same bytes) and ``near`` (a resized, re-encoded
-    or lightly edited copy: perceptual hashes within ``max_distance`` bits), among the tenant's newest jobs."""
+    """The caller's other jobs with the same image or video: ``exact`` (the same bytes) and ``near`` (a resized,
+    re-encoded or lightly edited copy: perceptual hashes within ``max_distance`` bits per picture; a video's are
+    compared frame by frame, and only with other videos), among the tenant's newest jobs."""
     job = _own_job(jobs, caller, job_id)
     if job.status is not JobStatus.COMPLETED or job.perceptual_hash is None:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"job {job_id} has no image fingerprint (status {job.status.value}, media type {job.media_type}): "
-            "only completed image jobs have one",
+            f"job {job_id} has no fingerprint (status {job.status.value}, media type {job.media_type}): "
+            "only completed image and video jobs have one",
         )
     limit = settings.similar_max_distance if max_distance is None else max_distance
     found = find_similar(

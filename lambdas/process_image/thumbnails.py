@@ -20,13 +20,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-import dhash
 import pillow_heif
 import thash
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.TiffImagePlugin import IFDRational
 
 from smmu.errors import CorruptMediaError, ObjectTooLargeError
+from smmu.similar import dhash_hex
 
 # HEIF/HEIC through Pillow (AVIF Pillow reads itself). Its thumbnails are decoded in full, like Pillow's other
 # formats: the pixel limit bounds them.
@@ -278,13 +278,10 @@ def fingerprint(picture: Image.Image) -> Fingerprint:
     small.thumbnail((PLACEHOLDER_SIDE, PLACEHOLDER_SIDE), Image.Resampling.BILINEAR)
     # With its alpha: a logo's placeholder is transparent where the logo is, so a page shows its own background.
     hashed = bytes(thash.rgba_to_thumb_hash(small.width, small.height, list(small.tobytes())))
-    with warnings.catch_warnings():  # dhash 1.4 reads pixels with getdata(), which Pillow 13 deprecates
-        warnings.simplefilter("ignore", DeprecationWarning)
-        row, col = dhash.dhash_row_col(small)
     return Fingerprint(
         thumbhash=base64.b64encode(hashed).decode(),
         dominant_color=dominant_color(small),
-        perceptual_hash=dhash.format_hex(row, col),
+        perceptual_hash=dhash_hex(small),
     )
 
 

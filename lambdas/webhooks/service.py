@@ -6,6 +6,11 @@ pipeline or other receivers. After ``webhook_max_attempts`` attempts, or once th
 ``webhook_retry_window_seconds`` from the event, the delivery is marked ``failed`` and parked in the webhooks
 dead-letter queue. An address the SSRF guard refuses at delivery time (the host's DNS changed since
 registration) parks it at once.
+
+Progress (``job.progress``) is for a job that is still running: it is fanned out and each attempt of it sent only
+while the job is RUNNING at the event's attempt; once the job has moved on (its terminal event is on its way) a
+progress delivery ends ``skipped``, unsent. Events of a job that no longer exists (deleted) are not delivered, and
+delivery records written while the job was being deleted are removed again, so a deletion leaves none.
 """
 
 import json
@@ -18,16 +23,18 @@ import boto3
 from lambdas.shared.context import jobs, logger, media, settings
 from lambdas.webhooks.sender import SendResult, post
 from smmu import aws
-from smmu.jobs import Job, isoformat, now_iso, utcnow
+from smmu.jobs import Job, JobStatus, isoformat, now_iso, utcnow
 from smmu.ssrf import UnsafeUrlError, check_url, parse_networks
 from smmu.webhook_store import DeliveryRepository, WebhookRepository
 from smmu.webhooks import (
+    PROGRESS_EVENT_TYPE,
     Delivery,
     DeliveryAttempt,
     DeliveryTask,
     JobEvent,
     delivery_id,
     payload,
+    progress_data,
     signed_headers,
 )
 
@@ -71,13 +78,27 @@ def _enqueue(task: DeliveryTask, delay_seconds: int = 0) -> None:
     )
 
 
+def _current(event: JobEvent, job: Job | None) -> bool:
+    """Whether the event is still worth announcing: its job exists and, for progress, still runs that attempt."""
+    if job is None:
+        return False
+    if event.type == PROGRESS_EVENT_TYPE:
+        return job.status is JobStatus.RUNNING and job.attempt == event.attempt
+    return True
+
+
 def fan_out(event: JobEvent) -> int:
     """One delivery per endpoint of the tenant that subscribes to the event's type; returns how many were queued."""
-    queued = 0
+    subscribed = [e for e in webhooks().list(event.tenant_id) if e.enabled and event.type in e.events]
+    if not subscribed:
+        return 0
+    if not _current(event, jobs().get(event.job_id)):
+        logger.info("job deleted, or no longer running the event's attempt; not announced", event_id=event.event_id)
+        return 0
     retention = timedelta(days=settings().webhook_delivery_retention_days)
-    for endpoint in webhooks().list(event.tenant_id):
-        if not endpoint.enabled or event.type not in endpoint.events:
-            continue
+    created: list[str] = []
+    tasks: list[DeliveryTask] = []
+    for endpoint in subscribed:
         now = now_iso()
         delivery = Delivery(
             delivery_id=delivery_id(endpoint.webhook_id, event.event_id),
@@ -87,20 +108,33 @@ def fan_out(event: JobEvent) -> int:
             event_type=event.type,
             job_id=event.job_id,
             job_status=event.status,
+            job_attempt=event.attempt,
+            occurred_at=event.occurred_at,
+            progress=event.progress,
             created_at=now,
             updated_at=now,
             expires_at=int((utcnow() + retention).timestamp()),
         )
-        if not deliveries().create(delivery):
+        if deliveries().create(delivery):
+            created.append(delivery.delivery_id)
+        else:
             # The event was received before. Queue its first attempt again only if it never started (the earlier
             # receipt may have failed before queueing it); claiming the attempt drops any duplicate.
             existing = deliveries().get(delivery.delivery_id)
             if existing is None or existing.state != "pending" or existing.attempts > 0:
                 logger.info("duplicate event; delivery already under way", delivery_id=delivery.delivery_id)
                 continue
-        _enqueue(DeliveryTask(delivery_id=delivery.delivery_id, attempt=1))
-        queued += 1
-    return queued
+        tasks.append(DeliveryTask(delivery_id=delivery.delivery_id, attempt=1))
+    # Deleted meanwhile: the deletion may have swept the job's deliveries before these were written, and it reads
+    # the job's record last, so whichever of the two comes second removes them.
+    if created and jobs().get(event.job_id) is None:
+        for removed in created:
+            deliveries().delete(removed)
+        logger.info("job deleted while its event was fanned out; deliveries removed", event_id=event.event_id)
+        return 0
+    for task in tasks:
+        _enqueue(task)
+    return len(tasks)
 
 
 def _job_data(event: JobEvent, job: Job | None) -> dict[str, Any]:
@@ -162,7 +196,7 @@ def _park(delivery: Delivery, reason: str) -> None:
 
 
 def deliver(task: DeliveryTask) -> str:
-    """Send one attempt; returns what became of it (skipped, delivered, retrying, failed)."""
+    """Send one attempt; returns what became of it (skipped, superseded, delivered, retrying, failed)."""
     store = deliveries()
     delivery = store.get(task.delivery_id)
     if delivery is None or not store.claim(task.delivery_id, task.attempt):
@@ -173,18 +207,33 @@ def deliver(task: DeliveryTask) -> str:
     endpoint = webhooks().get(delivery.webhook_id)
     started = now_iso()
     permanent = False
+    event = JobEvent(
+        event_id=delivery.event_id,
+        type=delivery.event_type,
+        job_id=delivery.job_id,
+        tenant_id=delivery.tenant_id,
+        status=delivery.job_status,
+        attempt=delivery.job_attempt,
+        occurred_at=delivery.occurred_at or delivery.created_at,
+        progress=delivery.progress,
+    )
+    job = jobs().get(delivery.job_id)
+    if event.type == PROGRESS_EVENT_TYPE and not _current(event, job):
+        # Progress is never sent once the job has left the attempt it describes: its terminal event comes next.
+        status = f"{job.status.value} at attempt {job.attempt}" if job else "deleted"
+        reason = f"not sent: the job is {status}; progress is sent only while its attempt runs"
+        store.record(
+            delivery.delivery_id,
+            DeliveryAttempt(attempt=task.attempt, at=started, duration_ms=0.0, error=reason),
+            "skipped",
+        )
+        logger.info("progress superseded; not sent", job_status=status)
+        return "superseded"
     if endpoint is None or not endpoint.enabled:
         result, permanent = SendResult(None, "the endpoint was deleted or disabled", 0.0), True
     else:
-        event = JobEvent(
-            event_id=delivery.event_id,
-            type=delivery.event_type,
-            job_id=delivery.job_id,
-            tenant_id=delivery.tenant_id,
-            status=delivery.job_status,
-            occurred_at=delivery.created_at,
-        )
-        body = json.dumps(payload(event, _job_data(event, jobs().get(delivery.job_id))), separators=(",", ":"))
+        data = progress_data(event) if event.progress is not None else _job_data(event, job)
+        body = json.dumps(payload(event, data), separators=(",", ":"))
         try:
             # Checked again at every attempt: the host's addresses may have changed since registration.
             checked = check_url(endpoint.url, allowed_networks=parse_networks(config.webhook_allowed_networks))

@@ -6,6 +6,10 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from smmu.jobs import now_iso
+from smmu.webhook_store import DeliveryRepository
+from smmu.webhooks import Delivery, DeliveryAttempt, delivery_id, event_id, progress_event_id
+
 pytestmark = pytest.mark.integration
 
 IMAGE = {"filename": "a.jpg", "content_type": "image/jpeg", "size_bytes": 1000}
@@ -119,7 +123,10 @@ def test_delete_of_a_pending_job_says_what_went(api):
     job_id = create(api)["job_id"]
     response = api.delete(f"/v1/jobs/{job_id}")
     assert response.status_code == 200, response.text
-    assert response.json() == {
+    report = response.json()
+    # Counted by the next test (the cancel's own event may reach an endpoint another test left to this tenant).
+    assert isinstance(report.pop("webhook_deliveries_removed"), int)
+    assert report == {
         "job_id": job_id,
         "cancelled": True,
         "raw_objects": [],
@@ -128,3 +135,57 @@ def test_delete_of_a_pending_job_says_what_went(api):
     }
     assert api.get(f"/v1/jobs/{job_id}").status_code == 404
     assert api.delete(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def _delivery(job_id: str, webhook_id: str, event: str) -> Delivery:
+    now = now_iso()
+    return Delivery(
+        delivery_id=delivery_id(webhook_id, event),
+        webhook_id=webhook_id,
+        tenant_id="api-tests",
+        event_id=event,
+        event_type="job.progress" if "progress" in event else "job.completed",
+        job_id=job_id,
+        job_status="RUNNING",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _deliveries_of(table: str, dynamodb, job_id: str) -> list[str]:
+    """Every delivery record of the job, read from the table itself (a consistent scan, not the index)."""
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="job_id = :j",
+        ExpressionAttributeValues={":j": {"S": job_id}},
+        ConsistentRead=True,
+    ):
+        items += [item["delivery_id"]["S"] for item in page["Items"]]
+    return items
+
+
+def test_delete_removes_the_jobs_webhook_delivery_records_and_no_others(api, provisioned, aws):
+    table = provisioned.environment["SMMU_WEBHOOK_DELIVERIES_TABLE"]
+    store = DeliveryRepository(table, aws("dynamodb"))
+    job_id, other_job = create(api)["job_id"], create(api)["job_id"]
+    # What the webhooks function writes for a job: deliveries to two endpoints, progress steps, an attempt log.
+    # 30 of them: more than one batch of deletes (25).
+    for n in range(15):
+        for webhook_id in ("wh_erase_a", "wh_erase_b"):
+            assert store.create(_delivery(job_id, webhook_id, progress_event_id(job_id, 1, "transcode", n)))
+    store.record(
+        delivery_id("wh_erase_a", progress_event_id(job_id, 1, "transcode", 0)),
+        DeliveryAttempt(attempt=1, at=now_iso(), duration_ms=3.0, status_code=204),
+        "delivered",
+    )
+    kept = _delivery(other_job, "wh_erase_a", event_id(other_job, "COMPLETED", 1))
+    assert store.create(kept)
+
+    response = api.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    # At least those (the cancel it made is announced too, and may have reached an endpoint of this tenant).
+    assert response.json()["webhook_deliveries_removed"] >= 30
+    assert _deliveries_of(table, aws("dynamodb"), job_id) == []
+    assert _deliveries_of(table, aws("dynamodb"), other_job) == [kept.delivery_id]
+    assert store.get(kept.delivery_id) == kept

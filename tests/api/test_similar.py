@@ -61,5 +61,5 @@ def test_a_job_without_a_fingerprint_is_a_conflict_not_an_error(api, provisioned
     running = _image_job(jobs, "api-tests", BASE, "d" * 64, status=JobStatus.RUNNING)
     response = api.get(f"/v1/jobs/{running}/similar")
     assert response.status_code == 409
-    assert "only completed image jobs have one" in response.json()["detail"]
+    assert "only completed image and video jobs have one" in response.json()["detail"]
     assert api.get("/v1/jobs/00000000-0000-4000-8000-000000000000/similar").status_code == 404

@@ -68,9 +68,28 @@ def test_unsafe_urls_are_refused_with_the_reason(api, url, reason):
 
 
 def test_unknown_event_types_and_fields_are_refused(api):
-    assert api.post("/v1/webhooks", json={"url": PUBLIC, "events": ["job.exploded"]}).status_code == 422
+    refused = api.post("/v1/webhooks", json={"url": PUBLIC, "events": ["job.completed", "job.exploded"]})
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "events"] and "'job.exploded'" in error["msg"], error
+    webhook_id = api.post("/v1/webhooks", json={"url": PUBLIC}).json()["webhook_id"]
+    patched = api.patch(f"/v1/webhooks/{webhook_id}", json={"events": ["job.progres"]})
+    assert patched.status_code == 422 and "'job.progres'" in patched.json()["detail"][0]["msg"]
+    assert api.delete(f"/v1/webhooks/{webhook_id}").status_code == 204
     assert api.post("/v1/webhooks", json={"url": PUBLIC, "events": []}).status_code == 422
     assert api.post("/v1/webhooks", json={"url": PUBLIC, "verify_tls": False}).status_code == 422
+
+
+def test_progress_is_offered_but_only_on_request(api):
+    plain = api.post("/v1/webhooks", json={"url": PUBLIC})
+    assert plain.json()["events"] == ["job.completed", "job.failed", "job.cancelled"]
+    progress = api.post("/v1/webhooks", json={"url": PUBLIC, "events": ["job.progress", "job.failed"]})
+    assert progress.status_code == 201 and progress.json()["events"] == ["job.progress", "job.failed"]
+    webhook_id = plain.json()["webhook_id"]
+    patched = api.patch(f"/v1/webhooks/{webhook_id}", json={"events": ["job.progress", "job.progress"]})
+    assert patched.status_code == 200 and patched.json()["events"] == ["job.progress"]
+    for created in (webhook_id, progress.json()["webhook_id"]):
+        assert api.delete(f"/v1/webhooks/{created}").status_code == 204
 
 
 def test_another_tenants_webhook_is_not_found(api, other_tenant):

@@ -17,11 +17,15 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from smmu_stack.devkit import free_port
+from smmu_stack.devkit import free_port, worker_media
 from tests import media
 from tests.e2e.conftest import TARGET, WEBHOOK_MAX_ATTEMPTS
 
 pytestmark = pytest.mark.e2e
+
+#: Long enough that the transcode runs for seconds: progress that reaches the webhooks function after the job has
+#: ended is not sent (by design), and on a loaded machine the path takes seconds (docs/webhooks.md).
+PROGRESS_CLIP_SECONDS = 30
 
 needs_local_receiver = pytest.mark.skipif(
     TARGET != "embedded",
@@ -281,3 +285,73 @@ def test_job_status_changes_are_put_on_the_event_bus(client, target):
         events.remove_targets(Rule=name, EventBusName=bus, Ids=["queue"])
         events.delete_rule(Name=name, EventBusName=bus)
         sqs.delete_queue(QueueUrl=queue_url)
+
+
+@needs_local_receiver
+def test_progress_reaches_only_subscribed_endpoints_rising_and_deleting_the_job_removes_its_deliveries(
+    client, target, receiver, webhooks, tmp_path
+):
+    watching = _register(client, webhooks, receiver.url("/progress"), ["job.progress", "job.completed"])
+    plain = _register(client, webhooks, receiver.url("/plain"), ["job.completed"])
+    clip = worker_media.video(tmp_path / "clip.mp4", size="640x360", seconds=PROGRESS_CLIP_SECONDS)
+    created = client.http.post(
+        "/v1/uploads",
+        json={
+            "filename": "progress.mp4",
+            "content_type": "video/mp4",
+            "size_bytes": clip.stat().st_size,
+            "options": {"ladder": [360], "hls": False, "transcribe": False},
+        },
+    )
+    assert created.status_code == 201, created.text
+    job_id = created.json()["job_id"]
+    client.created.append(job_id)
+    client.post_file(created.json()["upload"], clip.read_bytes(), "progress.mp4")
+    job = client.wait(job_id, timeout=120)
+    assert job["status"] == "COMPLETED", job["error"]
+
+    def terminal(path: str) -> list[Received]:
+        return [c for c in receiver.calls(path, job_id) if c.json()["type"] == "job.completed"]
+
+    _wait_for(lambda: terminal("/progress") and terminal("/plain"), what="both endpoints' job.completed")
+    time.sleep(2)  # anything still on its way (nothing should be: progress is not sent once the job has ended)
+    # The endpoint that did not ask for progress got none (nor has a record of any): its job.completed alone.
+    assert [c.json()["type"] for c in receiver.calls("/plain", job_id)] == ["job.completed"]
+    plain_records = [d for d in _deliveries(client, plain["webhook_id"]) if d["job_id"] == job_id]
+    assert [d["event_type"] for d in plain_records] == ["job.completed"]
+
+    calls = receiver.calls("/progress", job_id)
+    payloads = [Webhook(watching["secret"]).verify(c.body, c.headers) for c in calls]  # every one signed
+    progress = [p["data"] for p in payloads if p["type"] == "job.progress"]
+    assert len(progress) >= 2, progress
+    assert {d["progress"]["stage"] for d in progress} == {"transcode"}
+    assert all(d["status"] == "RUNNING" and d["attempt"] == 1 for d in progress)
+    # Ordered by the event's time, as a receiver would order them, the percent rises; each step arrives once.
+    by_time = sorted(progress, key=lambda d: d["at"])
+    assert [d["progress"]["percent"] for d in by_time] == sorted({d["progress"]["percent"] for d in progress})
+    assert len({c.headers["webhook-id"] for c in calls}) == len(calls)
+    # Every progress event happened before the job completed, and none was sent after its job.completed.
+    assert by_time[-1]["at"] <= job["completed_at"]
+    completed_at = terminal("/progress")[0].at
+    assert all(c.at <= completed_at for c in calls if c.json()["type"] == "job.progress")
+
+    # Deleting the job removes every delivery record of it, to both endpoints, progress included.
+    table = target.manifest.tables["webhook_deliveries"]["name"]
+    dynamodb = target.client("dynamodb")
+
+    def records() -> list[str]:
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table,
+            FilterExpression="job_id = :j",
+            ExpressionAttributeValues={":j": {"S": job_id}},
+            ConsistentRead=True,
+        )
+        return [item["delivery_id"]["S"] for page in pages for item in page["Items"]]
+
+    before = records()
+    assert len(before) >= len(calls) + 1  # every delivery sent to either endpoint, and any progress skipped
+    deleted = client.http.delete(f"/v1/jobs/{job_id}")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["webhook_deliveries_removed"] == len(before)
+    assert records() == []
+    client.created.remove(job_id)

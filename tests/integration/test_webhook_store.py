@@ -62,3 +62,25 @@ def test_deliveries_are_listed_newest_first_a_page_at_a_time(deliveries):
     assert last is None or deliveries.list("wh_store_2", cursor=last)[0] == []
     with pytest.raises(ValueError, match="cursor"):
         deliveries.list("wh_other", cursor=cursor)  # another endpoint's cursor
+
+
+def test_a_jobs_deliveries_are_removed_in_batches_and_no_others(deliveries):
+    for n in range(27):  # more than one BatchWriteItem (25)
+        assert deliveries.create(_delivery(f"wh_store_3_{n}", "job-erased"))
+    kept = _delivery("wh_store_3_0", "job-kept")
+    assert deliveries.create(kept)
+    assert deliveries.delete_for_job("job-erased") == 27
+    assert deliveries.delete_for_job("job-erased") == 0
+    assert deliveries.get(delivery_id("wh_store_3_5", event_id("job-erased", "COMPLETED", 1))) is None
+    assert deliveries.get(kept.delivery_id) == kept
+
+
+def test_an_attempt_that_ends_after_its_delivery_was_removed_writes_nothing(deliveries):
+    delivery = _delivery("wh_store_4", "job-deleted-meanwhile")
+    assert deliveries.create(delivery)
+    assert deliveries.claim(delivery.delivery_id, 1)
+    deliveries.delete(delivery.delivery_id)  # the job's deletion swept it while the request was out
+    attempt = DeliveryAttempt(attempt=1, at=now_iso(), duration_ms=3, status_code=204)
+    assert not deliveries.record(delivery.delivery_id, attempt, "delivered")
+    # An unconditional update would have created a record without a job id: nothing could find or remove it.
+    assert deliveries.get(delivery.delivery_id) is None

@@ -7,6 +7,7 @@ import pytest
 
 from smmu.contracts import ExecutionInput
 from smmu.fakes import (
+    InMemoryDeliveries,
     InMemoryJobStore,
     InMemoryMediaStore,
     InMemoryMultipartUploads,
@@ -28,6 +29,7 @@ from smmu.jobs import (
 from smmu.lifecycle import JobConflict, JobLifecycle, JobNotFound, execution_input, output_prefix
 from smmu.options import ProcessingOptions
 from smmu.settings import Settings
+from smmu.webhooks import Delivery, delivery_id, event_id
 from tests.conftest import make_job
 
 pytestmark = pytest.mark.unit
@@ -44,6 +46,7 @@ def life() -> JobLifecycle:
         workflows=InMemoryWorkflows(),
         objects=InMemoryObjects(),
         uploads=InMemoryMultipartUploads(),
+        deliveries=InMemoryDeliveries(),
         settings=SETTINGS,
     )
 
@@ -216,14 +219,40 @@ def test_delete_of_a_running_job_cancels_it_and_leaves_nothing(life):
         life.delete(job_id, TENANT)
 
 
+def _delivered(life: JobLifecycle, job_id: str, webhook_id: str, status: str) -> str:
+    """A delivery record of the job's ``status`` event to the endpoint, as the webhooks function writes one."""
+    deliveries = life.deliveries
+    assert isinstance(deliveries, InMemoryDeliveries)
+    event = event_id(job_id, status, 1)
+    delivery = Delivery(
+        delivery_id=delivery_id(webhook_id, event),
+        webhook_id=webhook_id,
+        tenant_id=TENANT,
+        event_id=event,
+        event_type=f"job.{status.lower()}",
+        job_id=job_id,
+        job_status=status,
+        created_at="2026-12-01T00:00:00.000Z",
+        updated_at="2026-12-01T00:00:00.000Z",
+    )
+    assert deliveries.create(delivery)
+    return delivery.delivery_id
+
+
 def test_delete_of_a_completed_job_keeps_other_jobs(life):
     keep = running_job(life)
     gone = running_job(life)
     life.jobs.transition(
         gone, JobStatus.COMPLETED, fields={"outputs": [dump(Output(kind="x", key="k", content_type="c", size_bytes=1))]}
     )
+    kept = _delivered(life, keep, "wh_a", "CANCELLED")
+    for webhook_id in ("wh_a", "wh_b"):
+        _delivered(life, gone, webhook_id, "COMPLETED")
     report = life.delete(gone, TENANT)
     assert not report.cancelled and report.records == ["job"]
+    # Both endpoints' deliveries of the deleted job went; the other job's stayed.
+    assert report.webhook_deliveries_removed == 2
+    assert list(life.deliveries.items) == [kept]  # type: ignore[attr-defined]
     assert life.jobs.get(keep) is not None
     assert all(key.startswith(output_prefix(keep)) for key in life.objects.keys(SETTINGS.processed_bucket))
     assert len(life.objects.keys(SETTINGS.processed_bucket)) == 2

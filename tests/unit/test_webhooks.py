@@ -3,11 +3,27 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from lambdas.webhooks.sender import pinned_url
+from smmu.fakes import InMemoryJobStore
+from smmu.jobs import EventKind, JobStatus
+from smmu.notifications import ProgressNotifier
 from smmu.ssrf import UnsafeUrlError, check_url, parse_networks
-from smmu.webhooks import check_secret, delivery_id, event_id, event_type, new_secret, signed_headers
+from smmu.webhooks import (
+    JobEvent,
+    check_event_types,
+    check_secret,
+    delivery_id,
+    event_id,
+    event_type,
+    new_secret,
+    progress_event_id,
+    progress_step,
+    signed_headers,
+)
+from tests.conftest import make_job
 
 pytestmark = pytest.mark.unit
 
@@ -117,8 +133,113 @@ def test_the_api_offers_exactly_the_domains_event_types():
     assert tuple(ALL_EVENTS) == WEBHOOK_EVENT_TYPES
 
 
-def test_endpoints_subscribe_to_exactly_the_terminal_statuses():
+def test_endpoints_subscribe_to_the_terminal_statuses_and_progress():
     from smmu.jobs import TERMINAL_STATUSES
-    from smmu.webhooks import WEBHOOK_EVENT_TYPES
+    from smmu.webhooks import TERMINAL_EVENT_TYPES, WEBHOOK_EVENT_TYPES
 
-    assert set(WEBHOOK_EVENT_TYPES) == {event_type(status) for status in TERMINAL_STATUSES}
+    assert set(TERMINAL_EVENT_TYPES) == {event_type(status) for status in TERMINAL_STATUSES}
+    assert set(WEBHOOK_EVENT_TYPES) == {*TERMINAL_EVENT_TYPES, "job.progress"}
+
+
+# -- job.progress ---------------------------------------------------------------------------------------------
+class ListQueue:
+    """The webhooks queue as a list (the real one is SQS: tests/e2e/test_webhooks.py)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.sent: list[JobEvent] = []
+        self.refuse = refuse
+
+    def send(self, event: JobEvent) -> None:
+        if self.refuse:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
+        self.sent.append(event)
+
+
+def _running_job(jobs: InMemoryJobStore) -> str:
+    job_id = make_job(jobs, tenant_id="acme")
+    jobs.transition(job_id, JobStatus.QUEUED)
+    jobs.transition(job_id, JobStatus.RUNNING)
+    return job_id
+
+
+@pytest.mark.parametrize(
+    ("percent", "step", "expected"),
+    [(0.5, 10, 0), (9.99, 10, 0), (10, 10, 10), (15, 10, 10), (99.9, 10, 90), (100, 10, 100), (140, 10, 100),
+     (-3, 10, 0), (49, 25, 25), (75, 25, 75)],
+)  # fmt: skip
+def test_progress_falls_in_whole_steps_and_100_is_its_own(percent, step, expected):
+    assert progress_step(percent, step) == expected
+
+
+def test_progress_event_ids_name_the_job_attempt_stage_and_step():
+    ids = {
+        progress_event_id(job, attempt, stage, step)
+        for job in ("a", "b")
+        for attempt in (1, 2)
+        for stage in ("transcode", "transcribe")
+        for step in (0, 10, 100)
+    }
+    assert len(ids) == 24  # every coordinate tells events apart
+    assert progress_event_id("a", 1, "transcode", 10) == progress_event_id("a", 1, "transcode", 10)
+    assert progress_event_id("a", 1, "transcode", 10) not in {event_id("a", s, 1) for s in JobStatus}
+
+
+def test_a_stage_is_announced_once_per_step_with_its_attempt_time_and_percent():
+    jobs, queue = InMemoryJobStore(), ListQueue()
+    job_id = _running_job(jobs)
+    notifier = ProgressNotifier(jobs, queue, step_percent=10)
+    for percent in (5, 10, 15, 20, 25, 30, 95, 100):  # what the worker's own throttle lets through, 5 % steps
+        assert notifier.report(job_id, "transcode", percent)
+    assert not notifier.report(job_id, "transcode", 100)  # a retried report: the job refuses it, nothing sent
+    assert notifier.report(job_id, "transcribe", 40)
+    sent = [(e.progress.stage, e.progress.percent) for e in queue.sent]
+    # The first report of each step: 0 (started), 10, 20, 30, 90, 100; then the other stage's own steps.
+    assert sent == [("transcode", p) for p in (5, 10, 20, 30, 95, 100)] + [("transcribe", 40)]
+    assert len({e.event_id for e in queue.sent}) == len(queue.sent)
+    job = jobs.get(job_id)
+    progress_times = [e.at for e in job.events if e.kind is EventKind.PROGRESS]
+    first = queue.sent[0]
+    assert (first.type, first.job_id, first.tenant_id, first.status, first.attempt) == (
+        "job.progress", job_id, "acme", "RUNNING", 1
+    )  # fmt: skip
+    # Each event carries the time of the job's own progress event it announces (a receiver orders by it).
+    assert [e.occurred_at for e in queue.sent] == [progress_times[i] for i in (0, 1, 3, 5, 6, 7, 8)]
+    assert first.event_id == progress_event_id(job_id, 1, "transcode", 0)
+
+
+def test_a_second_worker_process_reporting_the_same_step_publishes_the_same_event_id():
+    jobs = InMemoryJobStore()
+    job_id = _running_job(jobs)
+    first, second = ListQueue(), ListQueue()
+    ProgressNotifier(jobs, first, step_percent=10).report(job_id, "transcode", 20)
+    # The task run again at the same attempt (its worker died): a higher report in the same step.
+    ProgressNotifier(jobs, second, step_percent=10).report(job_id, "transcode", 25)
+    assert first.sent[0].event_id == second.sent[0].event_id  # one delivery per endpoint (a conditional put)
+
+
+def test_progress_is_not_announced_when_the_job_refuses_it_or_when_turned_off():
+    jobs, queue = InMemoryJobStore(), ListQueue()
+    job_id = _running_job(jobs)
+    jobs.transition(job_id, JobStatus.COMPLETED)
+    assert not ProgressNotifier(jobs, queue, step_percent=10).report(job_id, "transcode", 50)  # ended
+    other = _running_job(jobs)
+    assert ProgressNotifier(jobs, queue, step_percent=0).report(other, "transcode", 50)  # recorded, not announced
+    assert queue.sent == []
+
+
+def test_a_queue_that_refuses_progress_does_not_fail_the_report_and_the_step_is_tried_again():
+    jobs, down = InMemoryJobStore(), ListQueue(refuse=True)
+    job_id = _running_job(jobs)
+    notifier = ProgressNotifier(jobs, down, step_percent=10)
+    assert notifier.report(job_id, "transcode", 20)  # recorded in the job all the same
+    down.refuse = False
+    assert notifier.report(job_id, "transcode", 25)
+    assert [e.progress.percent for e in down.sent] == [25]
+
+
+def test_unknown_event_types_are_refused_by_name():
+    assert check_event_types(["job.progress", "job.failed", "job.progress"]) == ["job.progress", "job.failed"]
+    with pytest.raises(ValueError, match=r"'job\.exploded'"):
+        check_event_types(["job.completed", "job.exploded"])
+    with pytest.raises(ValueError, match=r"'x{64}…'"):
+        check_event_types(["x" * 5000])  # named, but not echoed whole

@@ -103,6 +103,32 @@ def test_poster_and_thumbnails_are_jpegs_of_the_promised_size(full_hd):
     assert {(t.width, t.height) for t in thumbs} == {(320, 180)}
 
 
+def test_a_downscaled_re_encode_has_a_near_perceptual_hash_and_a_different_video_a_far_one(
+    files, full_hd, tmp_path, runner
+):
+    from smmu.similar import distance
+    from smmu_stack.devkit import worker_media
+
+    _, media, _ = full_hd
+    original = media["perceptual_hash"]
+    frames = original.split(":")
+    assert len(frames) == 5 and all(len(f) == 32 for f in frames)  # five frames, 128 bits each
+    # Other bytes: a third of the size, much stronger compression, other audio; the same pictures.
+    copy = tmp_path / "copy.mp4"
+    worker_media.ffmpeg("-i", str(files["video_1080"]), "-vf", "scale=640:360", "-c:v", "libx264", "-preset",
+                        "ultrafast", "-crf", "32", "-c:a", "aac", "-b:a", "48k", str(copy))  # fmt: skip
+    other = tmp_path / "other.mp4"
+    worker_media.ffmpeg("-f", "lavfi", "-i", "mandelbrot=s=640x360:r=30", "-t", "2", "-c:v", "libx264", "-preset",
+                        "ultrafast", "-pix_fmt", "yuv420p", str(other))  # fmt: skip
+    small = TranscodeSettings(x264_preset="ultrafast", heights=(360,), hls=False, storyboard=False, thumbnails=1)
+    _, copied = transcode(copy, tmp_path / "copy", runner, small)
+    _, different = transcode(other, tmp_path / "other", runner, small)
+    near, far = distance(original, copied["perceptual_hash"]), distance(original, different["perceptual_hash"])
+    print(f"perceptual distance: re-encoded copy {near}, different video {far} (bits of 128 per frame)")
+    assert near is not None and near <= 6
+    assert far is not None and far > 30
+
+
 def test_storyboard_cues_point_inside_their_sprite_sheets(full_hd):
     artifacts, media, _ = full_hd
     sheets = {a.path.name: a for a in by_kind(artifacts, "storyboard_sheet")}

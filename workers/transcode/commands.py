@@ -185,25 +185,29 @@ def stills(
 ) -> list[str]:
     """One JPEG per (time, width, height, path), each from a fast input seek, in one FFmpeg process.
 
-    Shots that share a time and size (a very short video clamps every thumbnail to its one frame) share one
-    filter chain, split into one output each: ffmpeg-python builds identical chains as one node, which cannot
-    feed several outputs without a ``split``.
+    Shots at one time (a very short video clamps every thumbnail to its one frame; a thumbnail and a perceptual
+    hash frame may coincide) share one decoded frame, split into one branch per size and then per file:
+    ffmpeg-python builds identical chains as one node, which cannot feed several outputs without a ``split``.
     """
-    groups: dict[tuple[float, int, int], list[Path]] = {}
+    groups: dict[float, dict[tuple[int, int], list[Path]]] = {}
     for at, width, height, path in shots:
-        groups.setdefault((at, width, height), []).append(path)
+        groups.setdefault(at, {}).setdefault((width, height), []).append(path)
     outputs = []
-    for (at, width, height), paths in groups.items():
+    for at, sizes in groups.items():
         frame = ffmpeg.input(str(source), ss=at)[str(video_index)]
         if hdr:
             frame = to_sdr(frame, tonemap=tonemap)
-        frame = frame.filter("scale", width, height).filter("setsar", "1")
-        branches = [frame] if len(paths) == 1 else list(_split(frame, len(paths)))
-        outputs += [
-            ffmpeg.output(branch, str(path), vframes=1, **{"q:v": 3}, **_STRIP)
-            for branch, path in zip(branches, paths, strict=True)
-        ]
+        for sized, ((width, height), paths) in zip(_branches(frame, len(sizes)), sizes.items(), strict=True):
+            scaled = sized.filter("scale", width, height).filter("setsar", "1")
+            outputs += [
+                ffmpeg.output(branch, str(path), vframes=1, **{"q:v": 3}, **_STRIP)
+                for branch, path in zip(_branches(scaled, len(paths)), paths, strict=True)
+            ]
     return _compile(*outputs)
+
+
+def _branches(stream: Any, count: int) -> list[Any]:
+    return [stream] if count == 1 else list(_split(stream, count))
 
 
 def _split(stream: Any, count: int) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 import ffmpeg
 
 from smmu.errors import CorruptMediaError
+from smmu.similar import dhash_hex, join_frames
 from workers.errors import WorkerError
 from workers.probe import describe, probe, probe_raw
 from workers.progress import Report, ffmpeg_progress, scaled
@@ -51,6 +52,9 @@ AUDIO_ONLY = "audio"
 AUDIO_ONLY_CODECS = "mp4a.40.2"
 #: Sample rates AAC and MP3 both take; anything else is resampled to 48 kHz.
 _KEPT_SAMPLE_RATES = frozenset({16000, 22050, 24000, 32000, 44100, 48000})
+#: A video's perceptual hash: the dHash of this many frames, at (i + 1) / (n + 1) of its duration, this wide.
+FINGERPRINT_FRAMES = 5
+FINGERPRINT_WIDTH = 160
 #: Below this integrated loudness the input counts as silent and is not normalised (gain would be absurd).
 SILENCE_LUFS = -70.0
 
@@ -169,7 +173,8 @@ def _video(
     if settings.hls:
         artifacts += _hls(mp4s, audio_only, renditions, probed, hls_dir, media, run, settings)
 
-    artifacts.extend(_stills(source, media, renditions[0], image_dir, run, settings))
+    stills, media["perceptual_hash"] = _stills(source, media, renditions[0], image_dir, work_dir, run, settings)
+    artifacts.extend(stills)
     if storyboard:
         artifacts.extend(_storyboard(storyboard, frame_dir, out_dir / "storyboard", media["duration_seconds"]))
     return artifacts
@@ -297,14 +302,33 @@ def _storyboard(storyboard: Storyboard, frame_dir: Path, out_dir: Path, duration
 
 
 def _stills(
-    source: Path, media: dict[str, Any], top: Rendition, image_dir: Path, run: Runner, settings: TranscodeSettings
-) -> list[Artifact]:
+    source: Path,
+    media: dict[str, Any],
+    top: Rendition,
+    image_dir: Path,
+    work_dir: Path,
+    run: Runner,
+    settings: TranscodeSettings,
+) -> tuple[list[Artifact], str | None]:
+    """The poster and thumbnails, and the video's perceptual hash (None if a frame of it could not be decoded):
+    all from one FFmpeg process, one input seek per picture."""
     poster_at, thumb_times = still_times(media["duration_seconds"], settings.thumbnails)
     thumb_w, thumb_h = fit_width(top.width, top.height, settings.thumbnail_width)
     shots = [(poster_at, top.width, top.height, image_dir / "poster.jpg")]
     shots += [(at, thumb_w, thumb_h, image_dir / f"thumb_{i + 1:02d}.jpg") for i, at in enumerate(thumb_times)]
+    # The perceptual hash's frames: at fixed fractions of the picture's own duration (a container's may include
+    # a longer audio track, which differs between copies), not at the source's keyframes, which a re-encoded copy
+    # does not share. Small (the dHash shrinks them to 9x9) but not tiny: FFmpeg's and Pillow's scalers then
+    # agree better between a source and its copy.
+    _, print_times = still_times(
+        media["video"].get("duration_seconds") or media["duration_seconds"], FINGERPRINT_FRAMES
+    )
+    print_w, print_h = fit_width(top.width, top.height, FINGERPRINT_WIDTH)
+    print_dir = work_dir / "fingerprint"
+    print_dir.mkdir(parents=True, exist_ok=True)
+    prints = [(at, print_w, print_h, print_dir / f"frame_{i + 1:02d}.jpg") for i, at in enumerate(print_times)]
     args = commands.stills(
-        source, video_index=media["video"]["index"], shots=shots, hdr=bool(media["video"].get("hdr")),
+        source, video_index=media["video"]["index"], shots=shots + prints, hdr=bool(media["video"].get("hdr")),
         tonemap=settings.tonemap,
     )  # fmt: skip
     run(args, "stills")
@@ -316,7 +340,21 @@ def _stills(
         artifacts.append(
             Artifact(path=path, name=f"images/{path.name}", content_type=JPEG, kind=kind, width=width, height=height)
         )
-    return artifacts
+    return artifacts, video_fingerprint([path for *_, path in prints])
+
+
+def video_fingerprint(frames: list[Path]) -> str | None:
+    """The perceptual hash of a video from its fingerprint frames (smmu/similar.py); None if one is missing
+    (the video is then not found by ``/similar``, which is no reason to fail its job)."""
+    from PIL import Image
+
+    hashes = []
+    for frame in frames:
+        if not frame.exists() or frame.stat().st_size == 0:
+            return None
+        with Image.open(frame) as picture:
+            hashes.append(dhash_hex(picture))
+    return join_frames(hashes)
 
 
 def parse_loudnorm(stderr: str) -> dict[str, Any] | None:
@@ -464,13 +502,18 @@ def load() -> Callable[[TaskContext], WorkResult]:
         artifacts, media = transcode(ctx.source, ctx.workdir / "out", ctx.run, chosen, ctx.progress)
         media_type = "video" if media["has_video"] else "audio"
         hls = media.pop("hls", {})
+        perceptual_hash = media.pop("perceptual_hash", None)
         if settings.write_media_table:
             from smmu import aws
-            from smmu.repository import MediaRepository
+            from smmu.repository import JobRepository, MediaRepository
             from smmu.settings import get_settings
 
             store = MediaRepository(get_settings().media_table, aws.client("dynamodb"))
             store.put(ctx.task.job_id, media_type, media)
+            if perceptual_hash:
+                # On the job, as ProcessImage puts an image's: GET /v1/jobs/{id}/similar reads it there.
+                jobs = JobRepository(get_settings().jobs_table, aws.client("dynamodb"))
+                jobs.update_fields(ctx.task.job_id, {"perceptual_hash": perceptual_hash})
         ctx.logger.info("transcoded", media_type=media_type, files=len(artifacts))
         return WorkResult(artifacts=artifacts, result={"media_type": media_type, "media": media, "hls": hls})
 

@@ -35,7 +35,12 @@ locals {
   function_statements = {
     webhooks = [
       { sid = "ReadEndpoints", actions = ["dynamodb:GetItem", "dynamodb:Query"], resources = concat([local.webhooks_table], local.webhook_indexes) },
-      { sid = "RecordDeliveries", actions = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [local.deliveries_table] },
+      # DeleteItem: deliveries it wrote for a job that was being deleted meanwhile (the deletion leaves none).
+      {
+        sid       = "RecordDeliveries"
+        actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        resources = [local.deliveries_table]
+      },
       { sid = "ReadJobs", actions = ["dynamodb:GetItem"], resources = [local.jobs_table, local.media_table] },
       # The payload's download links are presigned with this role's credentials.
       { sid = "PresignDownloads", actions = ["s3:GetObject"], resources = [local.processed_items] },
@@ -158,6 +163,8 @@ locals {
         resources = [local.raw_uploads, local.processed_items]
       },
       { sid = "RemoveJobRecords", actions = ["dynamodb:DeleteItem"], resources = [local.jobs_table, local.media_table] },
+      # The job's webhook deliveries (found through the by_job index, which WebhookDeliveries may query).
+      { sid = "RemoveJobDeliveries", actions = ["dynamodb:BatchWriteItem"], resources = [local.deliveries_table] },
       # A retry checks the upload is still stored (HeadObject).
       { sid = "ReadUploads", actions = ["s3:GetObject"], resources = [local.raw_uploads] },
     ]
@@ -184,6 +191,8 @@ locals {
       local.job_records,
       local.list_output_versions,
       local.remove_outputs,
+      # job.progress webhooks: each new step of a stage's progress goes on the webhooks queue.
+      local.queue_webhook_events,
     ]
   }
 
