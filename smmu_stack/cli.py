@@ -540,7 +540,8 @@ def jobs_delete(
         console.print(
             f"job {job_id} deleted{' (cancelled first)' if answer['cancelled'] else ''}: "
             f"{len(answer['raw_objects'])} uploaded files, {answer['outputs_removed']} outputs, "
-            f"records {', '.join(answer['records']) or 'none'}"
+            f"records {', '.join(answer['records']) or 'none'}, "
+            f"{answer.get('webhook_deliveries_removed', 0)} webhook deliveries"
         )
 
 

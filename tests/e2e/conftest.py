@@ -82,6 +82,8 @@ def _start_embedded(tmp_path_factory) -> Iterator[Target]:
                 *("--set", f"SMMU_WEBHOOK_MAX_ATTEMPTS={WEBHOOK_MAX_ATTEMPTS}"),
                 *("--set", "SMMU_WEBHOOK_BACKOFF_BASE_SECONDS=1"),
                 *("--set", "SMMU_WEBHOOK_TIMEOUT_SECONDS=1"),
+                # Progress reported every 0.5 s (not 2 s): a few-second transcode then reports several steps.
+                *("--set", "SMMU_WORKER_PROGRESS_INTERVAL_SECONDS=0.5"),
             ],
             cwd=REPO_ROOT,
             env=env,
