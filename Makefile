@@ -12,7 +12,10 @@ test:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
-	$(VENV)/pytest
+	$(VENV)/pytest --ignore=tests/web
+	@# The browser tests in a process of their own, once the e2e stack above has stopped: a browser, a stack and
+	@# the e2e stack's idle workers together are more than a 2-core machine runs well.
+	$(VENV)/pytest tests/web
 
 lint:
 	@scripts/bootstrap.sh

@@ -170,9 +170,13 @@ class JobView(BaseModel):
     completed_at: str | None = None
     upload_expires_at: str | None = None
     checksum_sha256: str | None = Field(default=None, description="Of a multipart upload, as S3 computed it")
-    sha256: str | None = Field(default=None, description="SHA-256 (hex) of the uploaded bytes (image jobs)")
+    sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the uploaded bytes, once processing read them"
+    )
     duplicate_of: str | None = Field(
-        default=None, description="The earlier job with the same bytes whose outputs this job reused"
+        default=None,
+        description="The earlier job with the same bytes (and, for audio and video, the same options) whose outputs "
+        "this job reused: its own copies of them",
     )
     placeholder: Placeholder | None = Field(
         default=None, description="Paint this before any download: ThumbHash (base64) and dominant colour"

@@ -4,8 +4,8 @@ For each run it uploads a clip, waits until the worker's tool is busy with it (F
 or the transcribe worker decoding speech), cancels the job through the API and measures:
 
 - the API's answer time (the job CANCELLED, its execution stopped, its outputs removed);
-- from that answer until the worker's tool is gone (FFmpeg killed; Whisper stopped) and the task's message
-  deleted from its queue (the worker dropped the task rather than leaving it to be redelivered);
+- from that answer until the worker's tool is gone (FFmpeg, or the process Whisper runs in, killed) and the
+  task's message deleted from its queue (the worker dropped the task rather than leaving it to be redelivered);
 - what is left under the job's output prefix afterwards (every version): it must be nothing.
 
     python bench/cancel.py             # 5 runs per worker
@@ -48,10 +48,11 @@ def busy(stack: Stack, worker: str) -> bool:
     """The worker is at work on a task: its message is taken and (transcode) FFmpeg runs under it."""
     if not in_flight(stack, worker):
         return False
-    if worker == "transcode":
-        pids = worker_pids(stack, worker)
-        return any(parent(p) in pids for p in processes(b"ffmpeg"))
-    return True
+    pids = worker_pids(stack, worker)
+    # The tool is a child of the worker: FFmpeg, or the process Whisper runs in (a cancel kills it; the next
+    # task starts a new one).
+    tool = b"ffmpeg" if worker == "transcode" else b"multiprocessing.spawn"
+    return any(parent(p) in pids for p in processes(tool))
 
 
 def left(stack: Stack, job_id: str) -> int:

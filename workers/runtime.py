@@ -10,11 +10,20 @@ For each message the runtime:
 1. checks the token is still alive (a first SendTaskHeartbeat; a stale redelivery is dropped before any work);
 2. heartbeats in a thread: SendTaskHeartbeat and ChangeMessageVisibility every ``heartbeat_seconds``; a token
    that has died (TaskTimedOut / TaskDoesNotExist / InvalidToken) cancels the work;
-3. streams the input from S3 to a per-task temp dir (``download_file``) and runs the worker's handler there;
+3. streams the input from S3 to a per-task temp dir (``download_file``) and runs the worker's handler there —
+   unless the upload is an exact duplicate (below);
 4. uploads the handler's files (``upload_file``, multipart for large ones) to deterministic keys under
    ``jobs/<job_id>/<worker>/`` and deletes keys a previous attempt left there that this one did not write;
 5. answers SendTaskSuccess(output) or SendTaskFailure(error=<exception class name>, cause=<message>), then
    deletes the message. A token that is no longer valid is logged and the message deleted.
+
+Duplicates: a worker whose spec can ``reuse`` hashes the downloaded input (SHA-256, from the local copy it has just
+written, so no second read of the upload) and records it on the job (``sha256``, ``content_key``). When a completed
+job of the same tenant had the same bytes and the same processing options, the task makes nothing: the original's
+files under ``jobs/<original>/<worker>/`` are copied server-side to this job's prefix (its own copies: deleting
+either job leaves the other's intact), the spec's ``reuse`` gives the rest of the answer, and the job gets
+``duplicate_of`` and a ``DuplicateFound`` timeline entry. Each worker decides for its own branch from the same
+facts, so the parallel branches agree; a lookup or copy that fails only means the upload is processed after all.
 
 SIGTERM stops polling; a running task gets ``shutdown_grace_seconds`` to finish, after which it is cancelled
 and its message released (visibility 0) without an answer, so another worker takes it over. A worker killed
@@ -27,6 +36,7 @@ signal and its Retry sends a new message.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import shutil
 import signal
 import tempfile
@@ -44,7 +54,7 @@ from botocore.exceptions import ClientError
 from smmu import aws
 from smmu.contracts import ProcessingOptions, WorkerResult, WorkerTask
 from smmu.errors import BadInputError, ObjectMissingError, PipelineError
-from smmu.jobs import JobStatus, MediaFacts, Output, TimelineEntry
+from smmu.jobs import Job, JobStatus, MediaFacts, Output, TimelineEntry, content_key
 from smmu.keys import output_key
 from smmu.objects import S3Objects
 from smmu.settings import get_settings
@@ -65,6 +75,8 @@ MAX_ERROR_CHARS = 256
 MAX_CAUSE_CHARS = 32768
 #: A task whose worker died is queued again this many times; then it fails (the state machine may retry it).
 MAX_REQUEUES = 2
+#: CopyObject copies at most 5 GiB in one request; larger files are copied in parts (UploadPartCopy).
+MAX_SINGLE_COPY_BYTES = 5 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,24 @@ Handler = Callable[[TaskContext], WorkResult]
 
 
 @dataclass(frozen=True)
+class Reused:
+    """A task whose upload an earlier job (``original``) had byte for byte, with the same options: its files were
+    copied to this job (``outputs``: the original's listed outputs, with this job's keys)."""
+
+    task: Task
+    original: Job
+    outputs: list[Output]
+    #: Reads a copied file (e.g. a small summary the answer needs): key → bytes.
+    read: Callable[[str], bytes]
+    logger: Any
+
+
+#: Given a reused task, the answer's fields beyond ``outputs`` (what the worker's handler would have put in
+#: ``WorkResult.result``); may also copy the original's records (metadata) to the job.
+Reuse = Callable[[Reused], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class WorkerSpec:
     #: Short name: logs, the queue settings (SMMU_<NAME>_QUEUE_URL) and the output prefix jobs/<id>/<name>/.
     name: str
@@ -173,6 +203,8 @@ class WorkerSpec:
     step: str
     #: Builds the handler once per process (load models here, not per task).
     load: Callable[[], Handler]
+    #: How to answer for an exact duplicate whose files were copied; None: this worker always does the work.
+    reuse: Reuse | None = None
 
 
 class _Heartbeat(threading.Thread):
@@ -519,6 +551,11 @@ class WorkerRuntime:
         try:
             source = workdir / "input"
             self._download(task, source)
+            if self.spec.reuse is not None and self.settings.reuse_duplicates:
+                reused = self._reuse_duplicate(task, source, cancelled)
+                if reused is not None:
+                    outcome["output"] = reused
+                    return
             ctx = TaskContext(
                 task=task,
                 workdir=workdir,
@@ -536,6 +573,84 @@ class WorkerRuntime:
             )
         except BaseException as exc:
             outcome["error"] = exc
+
+    def _reuse_duplicate(self, task: Task, source: Path, cancelled: threading.Event) -> WorkerResult | None:
+        """The answer for an upload a completed job of the tenant already had (same bytes, same options), its
+        files copied; None when there is no such job (or it cannot be reused): then the task does the work."""
+        assert self.spec.reuse is not None
+        from smmu.repository import JobRepository
+
+        jobs = JobRepository(get_settings().jobs_table, self.dynamodb)
+        try:
+            with source.open("rb") as stream:  # just written: read back from the page cache, not from S3
+                sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+            job = jobs.get(task.job_id)
+            if job is None:
+                return None  # deleted meanwhile: the cancel watch stops the task
+            jobs.update_fields(task.job_id, {"sha256": sha256, "content_key": content_key(job.tenant_id, sha256)})
+            original = jobs.find_completed_by_content(job.tenant_id, sha256)
+            # Another ladder, no HLS, no transcript or another language make other files: not a duplicate.
+            if original is None or original.job_id == job.job_id or original.options != job.options:
+                return None
+            outputs = self._copy_outputs(original, task, cancelled)
+            if outputs is None:
+                return None
+            bucket = get_settings().processed_bucket
+            fields = self.spec.reuse(
+                Reused(
+                    task=task,
+                    original=original,
+                    outputs=outputs,
+                    read=lambda key: self.s3.get_object(Bucket=bucket, Key=key)["Body"].read(),
+                    logger=self.log,
+                )
+            )
+        except TaskCancelled:
+            raise
+        except Exception as exc:
+            # Finding duplicates saves work; it must never cost a job. Copies already made are removed when the
+            # task publishes its own files (whatever it did not write under its prefix goes).
+            self.log.warning("could not reuse an identical upload's outputs; processing it", error=repr(exc))
+            return None
+        root = original.duplicate_of or original.job_id
+        jobs.update_fields(task.job_id, {"duplicate_of": root})
+        if self.settings.record_timeline:
+            detail = f"same bytes as job {root}: its {self.spec.name} outputs reused"
+            jobs.record_step(task.job_id, TimelineEntry(step="DuplicateFound", outcome="info", detail=detail))
+        self.log.info("duplicate upload: outputs reused", duplicate_of=root, outputs=len(outputs))
+        self._progress(task)(100.0)
+        return WorkerResult(job_id=task.job_id, worker=self.spec.name, outputs=outputs, **fields)
+
+    def _copy_outputs(self, original: Job, task: Task, cancelled: threading.Event) -> list[Output] | None:
+        """Copy every file under the original's prefix of this worker (listed outputs and the files they refer to,
+        such as HLS segments) to this task's prefix, server-side; the original's listed outputs with their new
+        keys. None if a listed output is gone (the original was deleted or expired meanwhile)."""
+        bucket = get_settings().processed_bucket
+        source, target = self.prefix(original.job_id), self.prefix(task.job_id)
+        sizes: dict[str, int] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=source):
+            sizes.update({obj["Key"]: obj["Size"] for obj in page.get("Contents", [])})
+        listed = [o for o in original.outputs if o.key.startswith(source)]
+        missing = [o.key for o in listed if o.key not in sizes]
+        if missing:
+            self.log.info("the identical upload's outputs are gone; processing it", missing=len(missing))
+            return None
+        written: set[str] = set()
+        for key, size in sizes.items():
+            if cancelled.is_set():
+                raise TaskCancelled("cancelled while copying")
+            copy = target + key.removeprefix(source)
+            if size <= MAX_SINGLE_COPY_BYTES:
+                self.s3.copy_object(Bucket=bucket, Key=copy, CopySource={"Bucket": bucket, "Key": key})
+            else:
+                content_type = self.s3.head_object(Bucket=bucket, Key=key)["ContentType"]
+                self.s3.copy(
+                    {"Bucket": bucket, "Key": key}, bucket, copy, ExtraArgs={"ContentType": content_type},
+                    Config=self.transfer,
+                )  # fmt: skip
+            written.add(copy)
+        remove_stale(self.s3, bucket, target, written)  # what an earlier attempt of this task left
+        return [o.model_copy(update={"key": target + o.key.removeprefix(source)}) for o in listed]
 
     def _progress(self, task: Task) -> Callable[[float], None]:
         if not self.settings.record_timeline or self.settings.progress_interval_seconds <= 0:

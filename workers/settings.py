@@ -26,6 +26,9 @@ class RuntimeSettings(BaseSettings):
     transfer_concurrency: int = 4
     #: Append the step's outcome to the job's timeline in the jobs table, as the Lambda steps do.
     record_timeline: bool = True
+    #: An upload a completed job of the same tenant already had (same bytes, same options) is not processed again:
+    #: that job's files are copied (workers whose spec says how to reuse them).
+    reuse_duplicates: bool = True
     #: Report the task's progress into the job (progress events), at most this often and in whole steps of
     #: ``progress_step_percent``; 0 turns reporting off.
     progress_interval_seconds: float = 2.0

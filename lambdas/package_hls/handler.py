@@ -48,30 +48,42 @@ def lambda_handler(event: PackageHls, context: LambdaContext) -> PackageHlsResul
     hls = next((g.hls for g in groups if g.hls is not None), None)
     name = f"subtitles_{language or 'und'}"
 
-    captions = vtt_for_hls(_read(s3, bucket, vtt.key), hls.mpegts_start if hls else None).encode()
     duration = vtt.duration_seconds or master.duration_seconds or 0.0
-    playlist = subtitles_playlist(f"{name}.vtt", duration).encode()
-    updated = with_subtitles(_read(s3, bucket, master.key), uri=f"{name}.m3u8", language=language or None).encode()
-    s3.put_object(Bucket=bucket, Key=f"{folder}/{name}.vtt", Body=captions, ContentType="text/vtt")
-    s3.put_object(Bucket=bucket, Key=f"{folder}/{name}.m3u8", Body=playlist, ContentType=M3U8)
-    # The master last: until it names the captions, nothing points at the new files.
-    s3.put_object(Bucket=bucket, Key=master.key, Body=updated, ContentType=M3U8)
+    current = _read(s3, bucket, master.key)
+    if f'URI="{name}.m3u8"' in current:
+        # The master names these captions already, so they were written before it: an identical upload's
+        # packaging, copied with its files (a duplicate), or this step's own before a retry. Left as they are.
+        updated = current.encode()
+        playlist_size = s3.head_object(Bucket=bucket, Key=f"{folder}/{name}.m3u8")["ContentLength"]
+    else:
+        captions = vtt_for_hls(_read(s3, bucket, vtt.key), hls.mpegts_start if hls else None).encode()
+        playlist = subtitles_playlist(f"{name}.vtt", duration).encode()
+        updated = with_subtitles(current, uri=f"{name}.m3u8", language=language or None).encode()
+        s3.put_object(Bucket=bucket, Key=f"{folder}/{name}.vtt", Body=captions, ContentType="text/vtt")
+        s3.put_object(Bucket=bucket, Key=f"{folder}/{name}.m3u8", Body=playlist, ContentType=M3U8)
+        # The master last: until it names the captions, nothing points at the new files.
+        s3.put_object(Bucket=bucket, Key=master.key, Body=updated, ContentType=M3U8)
+        playlist_size = len(playlist)
 
     subtitles = Output(
         kind="hls_subtitles",
         key=f"{folder}/{name}.m3u8",
         content_type=M3U8,
-        size_bytes=len(playlist),
+        size_bytes=playlist_size,
         duration_seconds=duration,
     )
     packaged = []
     for group in groups:
+        if not any(o.key == master.key for o in group.outputs):
+            packaged.append(group)
+            continue
+        # A duplicate's branch lists the copied captions already: listed once, not twice.
         outputs = [
-            o.model_copy(update={"size_bytes": len(updated)}) if o.key == master.key else o for o in group.outputs
+            o.model_copy(update={"size_bytes": len(updated)}) if o.key == master.key else o
+            for o in group.outputs
+            if o.key != subtitles.key
         ]
-        if any(o.key == master.key for o in group.outputs):
-            outputs.append(subtitles)
-        packaged.append(group.model_copy(update={"outputs": outputs}))
+        packaged.append(group.model_copy(update={"outputs": [*outputs, subtitles]}))
     logger.info("captions added to the HLS master", language=language)
     return PackageHlsResult(output_groups=packaged, language=language)
 

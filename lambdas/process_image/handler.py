@@ -88,7 +88,8 @@ def _reuse(job: Job, original: Job, s3: "S3Client", bucket: str) -> ProcessImage
     root = original.duplicate_of or original.job_id
     source_prefix, target_prefix = f"{OUTPUT_PREFIX}{original.job_id}/", f"{OUTPUT_PREFIX}{job.job_id}/"
     outputs = []
-    for output in original.outputs:
+    # Only this step's own files: a GIF's animation is the transcode worker's, which reuses it itself.
+    for output in (o for o in original.outputs if o.key.startswith(output_key(original.job_id, "thumbnails") + "/")):
         key = target_prefix + output.key.removeprefix(source_prefix)
         try:
             s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": output.key})

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pillow_heif
-import thumbhash
+import thash
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.TiffImagePlugin import IFDRational
 
@@ -276,11 +276,8 @@ def fingerprint(picture: Image.Image) -> Fingerprint:
     """ThumbHash, dominant colour and dHash of an upright picture (any size: it is shrunk first)."""
     small = picture.convert("RGBA") if picture.mode != "RGBA" else picture.copy()
     small.thumbnail((PLACEHOLDER_SIDE, PLACEHOLDER_SIDE), Image.Resampling.BILINEAR)
-    # thumbhash 0.1.2 fails on pictures with transparency (its alpha channel is mis-parenthesised), so those are
-    # hashed over white: the placeholder of a logo is then opaque, which is what most pages show it on.
-    opaque = Image.new("RGBA", small.size, (255, 255, 255, 255))
-    opaque.alpha_composite(small)
-    hashed = bytes(thumbhash.rgba_to_thumb_hash(opaque.width, opaque.height, list(opaque.tobytes())))
+    # With its alpha: a logo's placeholder is transparent where the logo is, so a page shows its own background.
+    hashed = bytes(thash.rgba_to_thumb_hash(small.width, small.height, list(small.tobytes())))
     return Fingerprint(
         thumbhash=base64.b64encode(hashed).decode(),
         dominant_color=dominant_color(small),

@@ -48,8 +48,9 @@ def test_partial_batch_failures_are_redelivered_then_dead_lettered(aws, cloud, p
     queue = sqs.create_queue(
         QueueName=f"src-{suffix}",
         Attributes={
-            # Long enough for a cold start, or a slow invocation would be redelivered while running (as on AWS).
-            "VisibilityTimeout": "3",
+            # Longer than an invocation (the function is warmed below), or a slow one would be redelivered while it
+            # runs, as on AWS; short, since the failure's redelivery waits for it.
+            "VisibilityTimeout": "5",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
         },
     )["QueueUrl"]
@@ -65,6 +66,8 @@ def test_partial_batch_failures_are_redelivered_then_dead_lettered(aws, cloud, p
         Code={"ZipFile": zip_bytes([], {"recorder.py": RECORDER})},
         Environment={"Variables": {"BUCKET": bucket}},
     )
+    # Warm: on a loaded machine a cold start alone could outlast the visibility timeout.
+    aws("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": []}))
     # Messages are waiting before the mapping exists, so the first poll sees them together.
     sqs.send_message_batch(
         QueueUrl=queue,

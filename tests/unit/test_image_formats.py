@@ -5,8 +5,8 @@ import base64
 import io
 
 import pytest
-import thumbhash
-from PIL import ExifTags, Image
+import thash
+from PIL import ExifTags, Image, ImageDraw
 
 from lambdas.process_image.thumbnails import dominant_color, fingerprint, thumbnails_and_metadata
 from smmu.errors import TypeMismatchError
@@ -106,24 +106,41 @@ def test_formats_can_be_narrowed(tmp_path):
     assert all(r.primary for r in processed.renditions)
 
 
-def _decoded_placeholder(hashed: str) -> tuple[int, int]:
-    width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hashed)))
-    assert len(rgba) == width * height * 4
-    return width, height
+def _placeholder_aspect(hashed: str) -> float:
+    """The aspect a client gives the placeholder (ThumbHash's own estimate, as the reference decoder sizes it),
+    after checking that the hash decodes."""
+    data = list(base64.b64decode(hashed))
+    width, height, rgba = thash.thumb_hash_to_rgba(data)
+    assert width > 0 and height > 0 and len(rgba) == width * height * 4
+    return thash.thumb_hash_to_approximate_aspect_ratio(data)
 
 
 @pytest.mark.parametrize(("width", "height"), [(1200, 800), (800, 1200), (1000, 1000), (1600, 400)])
 def test_the_placeholder_decodes_to_the_pictures_aspect(tmp_path, width, height):
     processed = _process(tmp_path, media.jpeg(width, height))
-    w, h = _decoded_placeholder(processed.fingerprint.thumbhash)
+    aspect = _placeholder_aspect(processed.fingerprint.thumbhash)
     # ThumbHash keeps the aspect to within its coarse grid (a few percent; very long pictures are capped).
-    assert abs(w / h - width / height) / (width / height) < 0.2 or (width / height > 3 and w / h >= 3)
+    assert abs(aspect - width / height) / (width / height) < 0.2 or (width / height > 3 and aspect >= 3)
+
+
+def test_a_transparent_pictures_placeholder_is_transparent_where_the_picture_is(tmp_path):
+    # An opaque red disc on a transparent square: a page paints the placeholder over its own background.
+    logo = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse((100, 100, 300, 300), fill=(220, 20, 20, 255))
+    buffer = io.BytesIO()
+    logo.save(buffer, "PNG")
+    processed = _process(tmp_path, buffer.getvalue())
+    width, height, rgba = thash.thumb_hash_to_rgba(list(base64.b64decode(processed.fingerprint.thumbhash)))
+    preview = Image.frombytes("RGBA", (width, height), bytes(rgba))
+    corner, centre = preview.getpixel((0, 0)), preview.getpixel((width // 2, height // 2))
+    assert corner[3] < 64, corner  # the corners stay see-through
+    assert centre[3] > 192 and centre[0] > 2 * max(centre[1], centre[2]), centre  # the disc: opaque and red
+    assert processed.fingerprint.dominant_color != "#000000"
 
 
 def test_the_placeholder_of_an_upright_heic_is_portrait(tmp_path):
     processed = _process(tmp_path, media.photo_file("arrow.heic"))
-    w, h = _decoded_placeholder(processed.fingerprint.thumbhash)
-    assert abs(w / h - 3 / 4) < 0.1
+    assert abs(_placeholder_aspect(processed.fingerprint.thumbhash) - 3 / 4) < 0.1
 
 
 def test_the_dominant_colour_is_the_largest_area_not_the_average():
@@ -150,4 +167,4 @@ def test_a_resized_reencoded_copy_is_near_and_another_photo_is_far(tmp_path):
 
 def test_fingerprint_of_a_tiny_picture():
     result = fingerprint(Image.new("RGB", (1, 1), (10, 20, 30)))
-    assert result.dominant_color == "#0a141e" and _decoded_placeholder(result.thumbhash)
+    assert result.dominant_color == "#0a141e" and _placeholder_aspect(result.thumbhash) == 1

@@ -97,8 +97,31 @@ def test_an_image_uploads_completes_live_and_its_thumbnail_decodes(app):
     expect()(page.locator(f'#job-rows tr[data-job-id="{job_id}"] td.filename')).to_have_text(stored)
     app.screenshot("jobs")
 
+    # The pictures are held back a moment: meanwhile each shows the image's placeholder, its ThumbHash decoded in
+    # the page (a PNG data URL) on its dominant colour.
+    held: list = []
+    holding = [True]
+
+    def hold_pictures(route) -> None:
+        if holding[0] and route.request.resource_type == "image":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(f"**/jobs/{job_id}/**", hold_pictures)
     page.click(f'#job-rows tr[data-job-id="{job_id}"] a')
     expect()(page.locator("#job-filename")).to_have_text(stored)
+    placeholder = api_job(app.stack, job_id)["placeholder"]
+    first = page.locator("#gallery figure").first
+    expect()(first).to_have_class(re.compile(r"\bloading\b.*\bplaceholder\b|\bplaceholder\b.*\bloading\b"))
+    image, colour = first.evaluate("f => [getComputedStyle(f).backgroundImage, getComputedStyle(f).backgroundColor]")
+    assert image.startswith('url("data:image/png;base64,'), image
+    red, green, blue = (int(placeholder["dominant_color"][i : i + 2], 16) for i in (1, 3, 5))
+    assert colour == f"rgb({red}, {green}, {blue})"
+    page.wait_for_function("() => document.querySelectorAll('#gallery img').length > 0")
+    holding[0] = False
+    for route in held:
+        route.continue_()
     page.wait_for_function(
         """() => {
             const images = [...document.querySelectorAll("#gallery img")];

@@ -19,7 +19,7 @@ from smmu.similar import dhash_hex, join_frames
 from workers.errors import WorkerError
 from workers.probe import describe, probe, probe_raw
 from workers.progress import Report, ffmpeg_progress, scaled
-from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
+from workers.runtime import Artifact, Reused, TaskContext, WorkerSpec, WorkResult
 from workers.transcode import commands
 from workers.transcode.plan import (
     Rendition,
@@ -520,4 +520,27 @@ def load() -> Callable[[TaskContext], WorkResult]:
     return handle
 
 
-SPEC = WorkerSpec(name="transcode", step="Transcode", load=load)
+def reuse(reused: Reused) -> dict[str, Any]:
+    """The answer for an exact duplicate whose files were copied: the original's metadata (copied to this job's
+    media record) and perceptual hash. The copied HLS master already names the original's captions, which were
+    copied with it: PackageHls leaves them as they are."""
+    if reused.task.media_type == "image":  # an animated GIF's MP4 and WebP
+        return {"media_type": "image", "animation": {"reused": True}}
+    if not TranscodeSettings().write_media_table:
+        return {"media_type": reused.original.media_type, "hls": {}}
+    from smmu import aws
+    from smmu.repository import JobRepository, MediaRepository
+    from smmu.settings import get_settings
+
+    store = MediaRepository(get_settings().media_table, aws.client("dynamodb"))
+    record = store.get(reused.original.job_id)
+    media_type = record["media_type"] if record else reused.original.media_type
+    if record is not None:
+        store.put(reused.task.job_id, record["media_type"], record["metadata"])
+    if reused.original.perceptual_hash:
+        jobs = JobRepository(get_settings().jobs_table, aws.client("dynamodb"))
+        jobs.update_fields(reused.task.job_id, {"perceptual_hash": reused.original.perceptual_hash})
+    return {"media_type": media_type, "media": record["metadata"] if record else None, "hls": {}}
+
+
+SPEC = WorkerSpec(name="transcode", step="Transcode", load=load, reuse=reuse)

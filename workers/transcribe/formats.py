@@ -66,15 +66,22 @@ class Transcript:
 
     def summary(self) -> dict[str, Any]:
         """What the task's answer carries (the full text lives in the transcript file)."""
-        return {
-            "language": self.language,
-            "empty": self.empty,
-            "note": self.note,
-            "segments": len(self.segments),
-            "words": len(self.text.split()),
-            "preview": self.text[:200],
-            "backend": self.backend,
-        }
+        return summary_of(self.to_json())
+
+
+def summary_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a transcript file (``Transcript.to_json``): also what a reused transcript's task answers."""
+    text = str(document.get("text") or "")
+    segments = document.get("segments") or []
+    return {
+        "language": document.get("language"),
+        "empty": not segments,
+        "note": document.get("note"),
+        "segments": len(segments),
+        "words": len(text.split()),
+        "preview": text[:200],
+        "backend": document.get("backend"),
+    }
 
 
 def _segment_json(segment: Segment) -> dict[str, Any]:

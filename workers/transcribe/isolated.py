@@ -29,10 +29,6 @@ from workers.transcribe.settings import TranscribeSettings
 POLL_SECONDS = 0.1
 
 
-class WhisperProcessError(WorkerError):
-    """The Whisper child process died or failed outside the input's control."""
-
-
 class IsolatedBackend:
     """A ``Backend`` whose model runs in a child process that a cancel kills (see the module's docstring)."""
 
@@ -62,7 +58,7 @@ class IsolatedBackend:
             kind, payload = "error", f"exited with code {process.exitcode} while loading the model"
         if kind != "ready":
             self.close()
-            raise WhisperProcessError(f"the Whisper process could not load {self.model_name}: {payload}")
+            raise WorkerError(f"the Whisper process could not load {self.model_name}: {payload}")
 
     def close(self) -> None:
         """Stop the child (a cancel, a shutdown); the next transcription starts a new one."""
@@ -74,10 +70,10 @@ class IsolatedBackend:
             process.kill()
             process.join(5)
 
-    def _died(self, process: BaseProcess) -> WhisperProcessError:
+    def _died(self, process: BaseProcess) -> WorkerError:
         process.join(5)
         self.close()
-        return WhisperProcessError(f"the Whisper process died (exit code {process.exitcode})")
+        return WorkerError(f"the Whisper process died (exit code {process.exitcode})")
 
     @property
     def pid(self) -> int | None:
@@ -144,7 +140,7 @@ def serve(connection: Connection, backend_name: str, model: str, settings: Trans
             try:
                 connection.send(("error", exc))
             except Exception:  # an exception that does not pickle: its words are enough
-                connection.send(("error", WhisperProcessError(f"{type(exc).__name__}: {exc}")))
+                connection.send(("error", WorkerError(f"{type(exc).__name__}: {exc}")))
         else:
             connection.send(("done", result))
 

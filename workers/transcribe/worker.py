@@ -11,10 +11,10 @@ from typing import Any
 
 from smmu.options import AUTO
 from workers.probe import probe
-from workers.runtime import Artifact, TaskContext, WorkerSpec, WorkResult
+from workers.runtime import Artifact, Reused, TaskContext, WorkerSpec, WorkResult
 from workers.transcribe import audio
 from workers.transcribe.engine import NOTE_NO_AUDIO, Transcriber
-from workers.transcribe.formats import Transcript, to_srt, to_vtt
+from workers.transcribe.formats import Transcript, summary_of, to_srt, to_vtt
 
 #: Runs an argv with a name for its log; returns the log's path.
 Runner = Callable[[list[str], str], Path]
@@ -84,4 +84,13 @@ def load() -> Callable[[TaskContext], WorkResult]:
     return handle
 
 
-SPEC = WorkerSpec(name="transcribe", step="Transcribe", load=load)
+def reuse(reused: Reused) -> dict[str, Any]:
+    """The answer for an exact duplicate whose transcript files were copied: the summary of the copied
+    transcript (its language and whether it is empty are what PackageHls needs)."""
+    transcript = next((o for o in reused.outputs if o.kind == "transcript"), None)
+    if transcript is None:
+        raise ValueError("the identical upload's outputs have no transcript")
+    return {"transcript": summary_of(json.loads(reused.read(transcript.key)))}
+
+
+SPEC = WorkerSpec(name="transcribe", step="Transcribe", load=load, reuse=reuse)

@@ -19,6 +19,8 @@ locals {
   delivery_indexes = [for index in local.manifest.tables.webhook_deliveries.global_secondary_indexes : "${local.deliveries_table}/index/${index.name}"]
 
   pipeline_executions = "${replace(var.state_machine_arns["pipeline"], ":stateMachine:", ":execution:")}:*"
+  # The duplicates lookup (JobRepository.find_completed_by_content) queries this index of the jobs table only.
+  jobs_content_index = "${local.jobs_table}/index/by_content"
 
   job_records = { sid = "JobRecords", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [local.jobs_table] }
   # HeadObject and GetObject both need s3:GetObject.
@@ -26,6 +28,11 @@ locals {
   # Removing a cancelled or deleted job's outputs: every version (ListObjectVersions, then DeleteObjects of each).
   list_output_versions = { sid = "ListOutputVersions", actions = ["s3:ListBucketVersions"], resources = [local.processed_bucket] }
   remove_outputs       = { sid = "RemoveOutputs", actions = ["s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.processed_items] }
+  # Duplicates: finds a completed job with the same bytes, copies its outputs (CopyObject reads the source) and
+  # its media record.
+  find_duplicates = { sid = "FindDuplicates", actions = ["dynamodb:Query"], resources = [local.jobs_content_index] }
+  reuse_outputs   = { sid = "ReuseOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] }
+  reuse_media     = { sid = "ReuseMedia", actions = ["dynamodb:GetItem"], resources = [local.media_table] }
 
   # Whoever changes a job's status announces it: a smmu.job event on the bus, a job event on the webhooks queue
   # (smmu/notifications.py).
@@ -93,16 +100,16 @@ locals {
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
       local.list_output_versions,
       local.remove_outputs,
+      local.find_duplicates,
+      local.reuse_outputs,
+      local.reuse_media,
     ]
-    # Reads the HLS master and the transcript's WebVTT, writes the captions next to the master.
+    # Reads the HLS master and the transcript's WebVTT (HeadObject: captions a duplicate's master names already),
+    # writes the captions next to the master.
     package_hls = [
       local.job_records,
       { sid = "ReadOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
       { sid = "WriteOutputs", actions = ["s3:PutObject"], resources = [local.processed_items] },
-      # Duplicates: finds a completed job with the same bytes (the jobs index) and copies its outputs and metadata.
-      { sid = "FindDuplicates", actions = ["dynamodb:Query"], resources = local.jobs_indexes },
-      { sid = "ReuseOutputs", actions = ["s3:GetObject"], resources = [local.processed_items] },
-      { sid = "ReuseMedia", actions = ["dynamodb:GetItem"], resources = [local.media_table] },
     ]
   }
 
@@ -193,6 +200,16 @@ locals {
       local.remove_outputs,
       # job.progress webhooks: each new step of a stage's progress goes on the webhooks queue.
       local.queue_webhook_events,
+      local.find_duplicates,
+      local.reuse_outputs,
+      local.reuse_media,
+      # ListObjectsV2 under the output prefix: an identical upload's files to copy, an earlier attempt's to remove.
+      {
+        sid        = "ListOutputs"
+        actions    = ["s3:ListBucket"]
+        resources  = [local.processed_bucket]
+        conditions = [{ test = "StringLike", variable = "s3:prefix", values = ["${var.output_prefix}*"] }]
+      },
     ]
   }
 

@@ -6,6 +6,7 @@ import { h, replace } from "./dom.js";
 import { subscribe, poll } from "./events.js";
 import { bytes, clock, duration, when, TERMINAL } from "./format.js";
 import { statusBadge } from "./home.js";
+import { thumbHashToDataURL } from "../vendor/thumbhash.js";
 
 const OUTCOME = { succeeded: "✓", failed: "✗", info: "•" };
 
@@ -17,13 +18,32 @@ function basename(key) {
   return key.split("/").slice(-2).join("/").replace(/^[0-9a-f-]{36}\//, "");
 }
 
-function picture(output, alt) {
+// An image job's placeholder (its ThumbHash, a blurred preview of about 25 bytes, and its dominant colour),
+// painted behind each picture until the picture itself has loaded.
+function paintPlaceholder(figure, placeholder) {
+  figure.classList.add("placeholder");
+  figure.style.backgroundColor = placeholder.dominant_color;
+  try {
+    const hash = Uint8Array.from(atob(placeholder.thumbhash), (c) => c.charCodeAt(0));
+    figure.style.backgroundImage = `url("${thumbHashToDataURL(hash)}")`;
+  } catch {
+    // A hash that does not decode leaves the colour, which is placeholder enough.
+  }
+}
+
+function picture(output, alt, placeholder = null) {
   const figure = h("figure", { class: "thumb loading" });
   if (output.width && output.height) figure.style.aspectRatio = `${output.width} / ${output.height}`;
+  if (placeholder) paintPlaceholder(figure, placeholder);
   const img = h("img", { alt, decoding: "async", loading: "lazy" });
   if (output.width) img.width = output.width;
   if (output.height) img.height = output.height;
-  img.addEventListener("load", () => figure.classList.remove("loading"));
+  img.addEventListener("load", () => {
+    figure.classList.remove("loading");
+    // Gone once the picture is there: it would show through a transparent picture's see-through parts.
+    figure.style.backgroundImage = "";
+    figure.style.backgroundColor = "";
+  });
   img.addEventListener("error", () => {
     figure.classList.remove("loading");
     figure.classList.add("broken");
@@ -241,7 +261,7 @@ export function renderJob(main, ctx, jobId, params) {
           "section",
           { "aria-labelledby": "pictures-title" },
           h("h2", { id: "pictures-title" }, "Pictures"),
-          h("div", { class: "gallery", id: "gallery" }, pictures.map((o) => picture(o, `${o.kind} of ${job.filename}`))),
+          h("div", { class: "gallery", id: "gallery" }, pictures.map((o) => picture(o, `${o.kind} of ${job.filename}`, job.placeholder))),
         ),
       );
     }
