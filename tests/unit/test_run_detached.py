@@ -25,19 +25,16 @@ def open_descriptors(pid: int) -> set[int]:
 
 def test_starts_the_daemon_without_the_callers_descriptors(tmp_path: Path) -> None:
     log = tmp_path / "daemon.log"
-    held = os.open(tmp_path / "lock", os.O_CREAT | os.O_WRONLY)
-    high = os.dup2(held, 23)  # a descriptor number sh cannot parse
-    try:
-        started = subprocess.run(
-            [str(SCRIPT), str(log), "sh", "-c", "echo daemon up; exec sleep 30"],
-            pass_fds=(held, high),
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    finally:
-        os.close(held)
-        os.close(high)
+    # The caller holds descriptor 23 (a number sh cannot parse), opened in the child: a dup2 onto 23 in this
+    # process would replace whatever the test run keeps there (a server's socket) and break it for later tests.
+    caller = 'exec 23>"$1"; shift; exec "$@"'
+    started = subprocess.run(
+        ["bash", "-c", caller, "caller", str(tmp_path / "lock"), str(SCRIPT), str(log), "sh", "-c",
+         "echo daemon up; exec sleep 30"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )  # fmt: skip
     assert started.returncode == 0, started.stderr
     pid = int(started.stdout.strip())
     try:
