@@ -147,7 +147,9 @@ def main() -> None:
          "--emulator-port", str(emulator_port), "--work-dir", str(work_dir),
          "--set", 'SMMU_WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"]',
          "--set", f"SMMU_WEBHOOK_PROGRESS_STEP_PERCENT={args.step:g}",
-         "--set", f"SMMU_WORKER_PROGRESS_INTERVAL_SECONDS={args.interval:g}"],
+         "--set", f"SMMU_WORKER_PROGRESS_INTERVAL_SECONDS={args.interval:g}",
+         # The same clip every time: each job must be transcoded, not completed from the first one's files.
+         "--set", "SMMU_WORKER_REUSE_DUPLICATES=false"],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     api = f"http://127.0.0.1:{api_port}"

@@ -27,6 +27,7 @@ from smmu.jobs import (
     step_event,
 )
 from smmu.multipart import StoredPart
+from smmu.options import ProcessingOptions
 from smmu.ports import JobAlreadyExistsError
 from smmu.repository import decode_cursor, encode_cursor, step_key
 from smmu.webhooks import Delivery
@@ -200,14 +201,17 @@ class InMemoryJobStore:
                 )
             )
 
-    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+    def find_completed_by_content(
+        self, tenant_id: str, sha256: str, options: ProcessingOptions | None = None
+    ) -> Job | None:
         key = content_key(tenant_id, sha256)
         with self._lock:
             items = [
                 i for i in self._items.values() if i.get("content_key") == key and i["status"] == JobStatus.COMPLETED
             ]
         items.sort(key=lambda i: (i["created_at"], i["job_id"]))
-        return Job.model_validate(items[0]) if items else None
+        found = (Job.model_validate(i) for i in items)
+        return next((job for job in found if options is None or job.options == options), None)
 
     def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
         with self._lock:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from smmu.contracts import ExecutionInput
 from smmu.jobs import Job, JobStatus, TimelineEntry
 from smmu.multipart import StoredPart
+from smmu.options import ProcessingOptions
 
 
 class JobAlreadyExistsError(Exception):
@@ -89,8 +90,11 @@ class JobStore(Protocol):
         """The tenant's jobs created since ``since`` that are QUEUED, RUNNING, or PENDING_UPLOAD with an upload URL
         still valid at ``now``."""
 
-    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
-        """The tenant's oldest COMPLETED job whose upload had these bytes (``Job.content_key``), or None."""
+    def find_completed_by_content(
+        self, tenant_id: str, sha256: str, options: ProcessingOptions | None = None
+    ) -> Job | None:
+        """The tenant's oldest COMPLETED job whose upload had these bytes (``Job.content_key``) and, when given,
+        was processed with these options; or None."""
 
     def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:
         """The tenant's jobs that have a perceptual hash, among its ``scan_limit`` newest jobs."""

@@ -27,6 +27,7 @@ from smmu.jobs import (
     status_event,
     step_event,
 )
+from smmu.options import ProcessingOptions
 from smmu.ports import JobAlreadyExistsError
 
 if TYPE_CHECKING:
@@ -425,7 +426,9 @@ class JobRepository:
                 count += page["Count"]
         return count
 
-    def find_completed_by_content(self, tenant_id: str, sha256: str) -> Job | None:
+    def find_completed_by_content(
+        self, tenant_id: str, sha256: str, options: ProcessingOptions | None = None
+    ) -> Job | None:
         params: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": BY_CONTENT_INDEX,
@@ -443,7 +446,9 @@ class JobRepository:
         }
         for page in self._db.get_paginator("query").paginate(**params, PaginationConfig={"MaxItems": 100}):
             for item in page.get("Items", []):
-                return Job.model_validate(_from_dynamo(item))
+                job = Job.model_validate(_from_dynamo(item))
+                if options is None or job.options == options:
+                    return job
         return None
 
     def with_perceptual_hash(self, tenant_id: str, *, scan_limit: int) -> builtins.list[Job]:

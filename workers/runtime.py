@@ -588,8 +588,8 @@ class WorkerRuntime:
             if job is None:
                 return None  # deleted meanwhile: the cancel watch stops the task
             jobs.update_fields(task.job_id, {"sha256": sha256, "content_key": content_key(job.tenant_id, sha256)})
-            original = jobs.find_completed_by_content(job.tenant_id, sha256)
             # Another ladder, no HLS, no transcript or another language make other files: not a duplicate.
+            original = jobs.find_completed_by_content(job.tenant_id, sha256, job.options)
             if original is None or original.job_id == job.job_id or original.options != job.options:
                 return None
             outputs = self._copy_outputs(original, task, cancelled)

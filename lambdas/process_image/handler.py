@@ -37,7 +37,7 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
         with source.open("rb") as stream:
             sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
         jobs().update_fields(job.job_id, {"sha256": sha256, "content_key": content_key(job.tenant_id, sha256)})
-        original = jobs().find_completed_by_content(job.tenant_id, sha256)
+        original = jobs().find_completed_by_content(job.tenant_id, sha256, job.options)
         # Reused only when the original was made with the same choices (widths, formats).
         if original is not None and original.job_id != job.job_id and original.options == job.options:
             reused = _reuse(job, original, s3, config.processed_bucket)

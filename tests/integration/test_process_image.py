@@ -85,6 +85,21 @@ def test_identical_bytes_reuse_the_first_jobs_outputs_within_the_tenant(stores, 
     print(f"duplicate handled in {reuse_seconds:.3f} s")
 
 
+def test_a_duplicate_copies_only_the_thumbnails_not_another_steps_files(stores, aws, provisioned):
+    # An animated GIF's job also lists the transcode worker's MP4 and WebP: that worker copies those itself.
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    picture = media.jpeg(400, 300)
+    first_id, first = _run(stores, aws, provisioned, tenant, picture)
+    animation = Output(kind="animation_mp4", key=f"jobs/{first_id}/transcode/animation/animation.mp4",
+                       content_type="video/mp4", size_bytes=1)  # fmt: skip
+    outputs = [Output.model_validate(o) for o in first["outputs"]] + [animation]
+    stores.jobs.update_fields(first_id, {"outputs": [o.model_dump(exclude_none=True) for o in outputs]})
+    second_id, second = _run(stores, aws, provisioned, tenant, picture)
+    assert stores.jobs.get(second_id).duplicate_of == first_id
+    assert sorted(o["kind"] for o in second["outputs"]) == sorted(o["kind"] for o in first["outputs"])
+    assert all(o["key"].startswith(f"jobs/{second_id}/thumbnails/") for o in second["outputs"])
+
+
 def test_a_heic_photo_gets_outputs_metadata_and_placeholder_without_its_location(stores, aws, provisioned):
     job_id, result = _run(stores, aws, provisioned, f"t{uuid.uuid4().hex[:8]}", media.photo_file("xiaomi.heic"))
     job = stores.jobs.get(job_id)

@@ -10,6 +10,7 @@ import pytest
 
 from smmu.fakes import InMemoryJobStore, InMemoryMediaStore
 from smmu.jobs import DEFAULT_TENANT, JobError, JobStatus, TimelineEntry, content_key, fail_job, isoformat, utcnow
+from smmu.options import ProcessingOptions
 from smmu.ports import JobAlreadyExistsError, JobStore, MediaStore
 from smmu.repository import JobRepository, MediaRepository
 from tests.conftest import make_job
@@ -237,6 +238,11 @@ def test_the_duplicates_index_finds_the_oldest_completed_job_with_the_same_bytes
     assert jobs.find_completed_by_content(tenant, digest).job_id == first
     assert jobs.find_completed_by_content(other_tenant, digest).job_id == foreign
     assert jobs.find_completed_by_content(tenant, "0" * 64) is None
+    # With options: the oldest completed job that was processed with the same ones.
+    assert jobs.update_fields(first, {"options": ProcessingOptions(ladder=[360]).model_dump(mode="json")})
+    assert jobs.find_completed_by_content(tenant, digest, ProcessingOptions()).job_id == second
+    assert jobs.find_completed_by_content(tenant, digest, ProcessingOptions(ladder=[360])).job_id == first
+    assert jobs.find_completed_by_content(tenant, digest, ProcessingOptions(transcribe=False)) is None
 
 
 def test_perceptual_hashes_are_listed_per_tenant_within_the_scan_limit(jobs):

@@ -47,7 +47,7 @@ def jobs(env, aws):
     return JobRepository(env["SMMU_JOBS_TABLE"], aws("dynamodb"))
 
 
-def _original(jobs, aws, env, tenant: str) -> str:
+def _original(jobs, aws, env, tenant: str, options: ProcessingOptions | None = None) -> str:
     """A completed job of ``tenant`` that had DATA, with its transcribe files (one not listed) in the bucket."""
     s3, bucket = aws("s3"), env["SMMU_PROCESSED_BUCKET"]
     job_id = make_job(jobs, status=JobStatus.COMPLETED, tenant_id=tenant)
@@ -62,9 +62,8 @@ def _original(jobs, aws, env, tenant: str) -> str:
         Output(kind="video", key=f"jobs/{job_id}/transcode/video/360p.mp4", content_type="video/mp4", size_bytes=1),
     ]
     sha = hashlib.sha256(DATA).hexdigest()
-    jobs.update_fields(
-        job_id, {"sha256": sha, "content_key": content_key(tenant, sha), "outputs": [dump(o) for o in outputs]}
-    )
+    fields = {"sha256": sha, "content_key": content_key(tenant, sha), "outputs": [dump(o) for o in outputs]}
+    jobs.update_fields(job_id, fields | ({"options": options.model_dump(mode="json")} if options else {}))
     return job_id
 
 
@@ -116,6 +115,11 @@ def test_other_options_another_tenant_or_missing_files_mean_the_upload_is_proces
     task, source = _task(jobs, tmp_path, tenant, ProcessingOptions(language="de"))
     assert runtime._reuse_duplicate(task, source, threading.Event()) is None
     assert jobs.get(task.job_id).sha256 is not None  # recorded all the same: a later upload may match it
+    # A later job with the same bytes and those options is found, though an older one had other options.
+    german = _original(jobs, aws, env, tenant, ProcessingOptions(language="de"))
+    again, source = _task(jobs, tmp_path, tenant, ProcessingOptions(language="de"))
+    assert runtime._reuse_duplicate(again, source, threading.Event()) is not None
+    assert jobs.get(again.job_id).duplicate_of == german
     stranger, source = _task(jobs, tmp_path, f"other-{tenant}")
     assert runtime._reuse_duplicate(stranger, source, threading.Event()) is None
 
