@@ -240,6 +240,11 @@ def test_converted_checkpoint_matches_openai_whisper_layout(tmp_path):
 # -- the model in a child process ----------------------------------------------------------------------------
 
 
+#: About 80 s of speech: several of Whisper's 30 s windows, so a segment is reported while most of the work is
+#: still ahead (a clip within one window reports its first segment only when it is nearly done).
+REPEATS = 16
+
+
 def _long_speech(files, tmp_path: Path, repeats: int) -> Path:
     """The test sentence ``repeats`` times as one 16 kHz WAV: long enough that decoding takes many seconds."""
     wav = tmp_path / "long.wav"
@@ -261,7 +266,7 @@ def test_a_cancel_kills_the_whisper_process_at_once_and_the_next_task_gets_a_fre
     backend = faster.backend
     assert isinstance(backend, IsolatedBackend)  # the default: the worker's model lives in a child process
     first_pid = backend.pid
-    wav = _long_speech(files, tmp_path, 6)
+    wav = _long_speech(files, tmp_path, REPEATS)
     cancelled = threading.Event()
     decoding = threading.Event()
     stopped_at: list[float] = []
@@ -288,7 +293,7 @@ def test_a_cancel_kills_the_whisper_process_at_once_and_the_next_task_gets_a_fre
 @pytest.mark.integration
 def test_a_whisper_process_that_dies_fails_the_task_as_retryable_and_is_replaced(files, tmp_path, faster):
     backend = faster.backend
-    wav = _long_speech(files, tmp_path, 4)
+    wav = _long_speech(files, tmp_path, REPEATS)
     decoding = threading.Event()
 
     def kill_once_decoding() -> None:
