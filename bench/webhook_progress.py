@@ -17,10 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,37 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.image_pipeline import percentile  # noqa: E402
 from smmu.webhooks import progress_step  # noqa: E402
 from smmu_stack.devkit import free_port, worker_media  # noqa: E402
-
-
-def parse_time(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, bytes, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with receiver.lock:
-                    receiver.arrivals.append((time.time(), body, dict(self.headers.items())))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def of(self, job_id: str) -> list[tuple[float, bytes, dict[str, str]]]:
-        with self.lock:
-            return [a for a in self.arrivals if json.loads(a[1])["data"]["job_id"] == job_id]
+from smmu_stack.devkit.webhook_receiver import WebhookReceiver, parse_time  # noqa: E402
 
 
 def progress_reports(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
@@ -78,7 +45,7 @@ def progress_reports(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
     return reports
 
 
-def run_job(client: httpx.Client, clip: Path, receiver: Receiver, hook: dict[str, Any], step: float) -> dict:
+def run_job(client: httpx.Client, clip: Path, receiver: WebhookReceiver, hook: dict[str, Any], step: float) -> dict:
     created = client.post(
         "/v1/uploads",
         json={
@@ -153,7 +120,7 @@ def main() -> None:
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     api = f"http://127.0.0.1:{api_port}"
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     results = []
     try:
         for _ in range(900):
@@ -167,7 +134,7 @@ def main() -> None:
         with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
             hook = client.post(
                 "/v1/webhooks",
-                json={"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["job.progress", "job.completed"]},
+                json={"url": receiver.url, "events": ["job.progress", "job.completed"]},
             ).json()
             run_job(client, clip, receiver, hook, args.step)  # warm-up: cold starts are not what this measures
             for _ in range(args.jobs):
@@ -175,7 +142,7 @@ def main() -> None:
     finally:
         stack.terminate()
         stack.wait(timeout=60)
-        receiver.server.shutdown()
+        receiver.stop()
 
     print(f"{args.jobs} video jobs ({args.seconds:g} s 640x360 clip, transcode only), step {args.step:g} %, "
           f"worker reports at most every {args.interval:g} s, "

@@ -8,17 +8,13 @@ Starts its own embedded stack with 127.0.0.0/8 exempt from the SSRF guard (as th
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -29,47 +25,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.image_pipeline import percentile, photo  # noqa: E402
 from smmu_stack.devkit import free_port  # noqa: E402
+from smmu_stack.devkit.webhook_receiver import WebhookReceiver, parse_time  # noqa: E402
 
 
-def parse_time(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.arrivals: dict[str, tuple[float, bytes, dict[str, str]]] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                arrived = time.time()
-                job_id = json.loads(body)["data"]["job_id"]
-                with receiver.lock:
-                    receiver.arrivals.setdefault(job_id, (arrived, body, dict(self.headers.items())))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, job_id: str, timeout: float = 60) -> tuple[float, bytes, dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if job_id in self.arrivals:
-                    return self.arrivals[job_id]
-            time.sleep(0.01)
-        raise RuntimeError(f"no delivery for job {job_id} within {timeout}s")
-
-
-def run_job(api: str, key: str, data: bytes, receiver: Receiver, secret: str) -> dict:
+def run_job(api: str, key: str, data: bytes, receiver: WebhookReceiver, secret: str) -> dict:
     with httpx.Client(base_url=api, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
         created = client.post(
             "/v1/uploads", json={"filename": "bench.jpg", "content_type": "image/jpeg", "size_bytes": len(data)}
@@ -78,7 +37,7 @@ def run_job(api: str, key: str, data: bytes, receiver: Receiver, secret: str) ->
         httpx.post(
             upload["url"], data=upload["fields"], files={"file": ("bench.jpg", data, "image/jpeg")}
         ).raise_for_status()
-        arrived, body, headers = receiver.wait(created["job_id"])
+        arrived, body, headers = receiver.first(created["job_id"])
         job = client.get(f"/v1/jobs/{created['job_id']}").json()
     Webhook(secret).verify(body, headers)  # every measured delivery is a valid one
     completed = parse_time(job["completed_at"])
@@ -102,7 +61,7 @@ def main() -> None:
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     api = f"http://127.0.0.1:{api_port}"
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     try:
         for _ in range(900):
             try:
@@ -113,9 +72,7 @@ def main() -> None:
             time.sleep(0.2)
         key = (work_dir / "api-key").read_text().strip()
         with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
-            hook = client.post(
-                "/v1/webhooks", json={"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["job.completed"]}
-            ).json()
+            hook = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["job.completed"]}).json()
         for _ in range(3):  # warm the execution environments: cold starts are not what this measures
             run_job(api, key, data, receiver, hook["secret"])
         with ThreadPoolExecutor(args.concurrency) as pool:
@@ -136,7 +93,7 @@ def main() -> None:
     finally:
         stack.terminate()
         stack.wait(timeout=60)
-        receiver.server.shutdown()
+        receiver.stop()
 
     print(f"{args.jobs} image jobs, concurrency {args.concurrency}, one webhook (receiver on 127.0.0.1), "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
