@@ -14,6 +14,7 @@ bus: progress is not a status change).
 
 import json
 import logging
+from collections import OrderedDict
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -168,6 +169,11 @@ class PublishingJobRepository(JobRepository):
         return restarted
 
 
+#: How many (job, attempt, stage) a ProgressNotifier remembers the last announced step of; an older one forgotten
+#: only costs a repeated announcement, which the event id makes a single delivery anyway.
+REMEMBERED_STAGES = 256
+
+
 class EventQueue(Protocol):
     def send(self, event: JobEvent) -> None:
         """Put the event on the webhooks queue (the webhooks function fans it out)."""
@@ -201,8 +207,9 @@ class ProgressNotifier:
         self._jobs = jobs
         self._queue = queue
         self._step_percent = step_percent
-        #: The last step announced per (job, attempt, stage): what this process need not send again.
-        self._announced: dict[tuple[str, int, str], int] = {}
+        #: The last step announced per (job, attempt, stage): what this process need not send again. Bounded: a
+        #: worker runs for months and works on one task at a time.
+        self._announced: OrderedDict[tuple[str, int, str], int] = OrderedDict()
 
     def report(self, job_id: str, stage: str, percent: float) -> bool:
         """Record the report (``JobRepository.report_progress``); True if the job took it."""
@@ -235,6 +242,9 @@ class ProgressNotifier:
             log.warning("could not announce %s%% of %s for job %s: %s", percent, stage, job.job_id, exc)
             return
         self._announced[key] = step
+        self._announced.move_to_end(key)
+        while len(self._announced) > REMEMBERED_STAGES:
+            self._announced.popitem(last=False)
 
 
 def aws_publisher(settings: Settings) -> JobEventPublisher:
