@@ -97,10 +97,14 @@ def test_a_multipart_video_upload_gives_the_same_results_as_a_post(target, clien
 
 def test_an_interrupted_upload_resumes_sending_only_the_missing_parts(target, video, tmp_path):
     s3 = target.client("s3")
-    # Slowed to ~40 KB/s, one part at a time (the first arrives after ~7 s, the last after ~19 s), so Ctrl-C lands
-    # mid-upload even when the emulator answers the polling below slowly (at 100 and 300 KB/s a loaded machine's
-    # polling saw the whole upload finish first).
-    first = smmu(target, tmp_path, "upload", str(video), "--multipart", "--parallel", "1", "--limit-rate", "40000")
+    # Slowed to ~300 KB/s, one part at a time, so Ctrl-C lands after the first part.
+    # Started with Ctrl-C handled, whatever this run inherited: a shell starts background jobs with SIGINT ignored,
+    # a child inherits an ignored signal, and a CLI that ignores Ctrl-C would upload to the end.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        first = smmu(target, tmp_path, "upload", str(video), "--multipart", "--parallel", "1", "--limit-rate", "300000")
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     state = tmp_path / "resume.json"
     deadline = time.monotonic() + 60
     received: list = []
