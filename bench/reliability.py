@@ -44,7 +44,11 @@ TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 class Stack:
-    def __init__(self, tree: Path) -> None:
+    """An embedded stack (``smmu dev``) of ``tree`` in a process of its own, with ``settings`` overridden
+    (``--set``) and, unless ``workers`` is false, its media workers; ``http`` is a client signed in as the dev
+    tenant."""
+
+    def __init__(self, tree: Path, settings: dict[str, str] | None = None, *, workers: bool = True) -> None:
         self.tree = tree
         self.work_dir = Path(tempfile.mkdtemp(prefix="smmu-reliability-"))
         api_port, self.emulator_port = free_port(), free_port()
@@ -52,9 +56,11 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "SMMU_"))}
         env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PYTHONPATH": str(tree)})
         self.log = open(self.work_dir / "smmu-dev.log", "wb")  # noqa: SIM115 - closed in stop()
+        overrides = [arg for name, value in (settings or {}).items() for arg in ("--set", f"{name}={value}")]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "smmu_stack.cli", "dev", "--api-port", str(api_port),
-             "--emulator-port", str(self.emulator_port), "--work-dir", str(self.work_dir)],
+             "--emulator-port", str(self.emulator_port), "--work-dir", str(self.work_dir),
+             *([] if workers else ["--no-workers"]), *overrides],
             cwd=tree, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.http = httpx.Client(base_url=self.api, timeout=60)

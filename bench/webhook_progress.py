@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,8 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.image_pipeline import percentile  # noqa: E402
+from bench.reliability import Stack  # noqa: E402
 from smmu.webhooks import progress_step  # noqa: E402
-from smmu_stack.devkit import free_port, worker_media  # noqa: E402
+from smmu_stack.devkit import worker_media  # noqa: E402
 from smmu_stack.devkit.webhook_receiver import WebhookReceiver, parse_time  # noqa: E402
 
 
@@ -108,40 +108,29 @@ def main() -> None:
 
     work_dir = Path(tempfile.mkdtemp(prefix="smmu-bench-progress-"))
     clip = worker_media.video(work_dir / "clip.mp4", size="640x360", seconds=args.seconds)
-    api_port, emulator_port = free_port(), free_port()
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "smmu_stack.cli", "dev", "--api-port", str(api_port),
-         "--emulator-port", str(emulator_port), "--work-dir", str(work_dir),
-         "--set", 'SMMU_WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"]',
-         "--set", f"SMMU_WEBHOOK_PROGRESS_STEP_PERCENT={args.step:g}",
-         "--set", f"SMMU_WORKER_PROGRESS_INTERVAL_SECONDS={args.interval:g}",
-         # The same clip every time: each job must be transcoded, not completed from the first one's files.
-         "--set", "SMMU_WORKER_REUSE_DUPLICATES=false"],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    api = f"http://127.0.0.1:{api_port}"
+    stack = Stack(
+        REPO_ROOT,
+        {
+            "SMMU_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+            "SMMU_WEBHOOK_PROGRESS_STEP_PERCENT": f"{args.step:g}",
+            "SMMU_WORKER_PROGRESS_INTERVAL_SECONDS": f"{args.interval:g}",
+            # The same clip every time: each job must be transcoded, not completed from the first one's files.
+            "SMMU_WORKER_REUSE_DUPLICATES": "false",
+        },
+    )
     receiver = WebhookReceiver()
     results = []
     try:
-        for _ in range(900):
-            try:
-                if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        key = (work_dir / "api-key").read_text().strip()
-        with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
-            hook = client.post(
-                "/v1/webhooks",
-                json={"url": receiver.url, "events": ["job.progress", "job.completed"]},
-            ).json()
-            run_job(client, clip, receiver, hook, args.step)  # warm-up: cold starts are not what this measures
-            for _ in range(args.jobs):
-                results.append(run_job(client, clip, receiver, hook, args.step))
+        client = stack.http
+        hook = client.post(
+            "/v1/webhooks",
+            json={"url": receiver.url, "events": ["job.progress", "job.completed"]},
+        ).json()
+        run_job(client, clip, receiver, hook, args.step)  # warm-up: cold starts are not what this measures
+        for _ in range(args.jobs):
+            results.append(run_job(client, clip, receiver, hook, args.step))
     finally:
-        stack.terminate()
-        stack.wait(timeout=60)
+        stack.stop()
         receiver.stop()
 
     print(f"{args.jobs} video jobs ({args.seconds:g} s 640x360 clip, transcode only), step {args.step:g} %, "

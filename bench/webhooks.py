@@ -10,10 +10,7 @@ Starts its own embedded stack with 127.0.0.0/8 exempt from the SSRF guard (as th
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,21 +21,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.image_pipeline import percentile, photo  # noqa: E402
-from smmu_stack.devkit import free_port  # noqa: E402
+from bench.reliability import Stack  # noqa: E402
 from smmu_stack.devkit.webhook_receiver import WebhookReceiver, parse_time  # noqa: E402
 
 
-def run_job(api: str, key: str, data: bytes, receiver: WebhookReceiver, secret: str) -> dict:
-    with httpx.Client(base_url=api, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
-        created = client.post(
-            "/v1/uploads", json={"filename": "bench.jpg", "content_type": "image/jpeg", "size_bytes": len(data)}
-        ).json()
-        upload = created["upload"]
-        httpx.post(
-            upload["url"], data=upload["fields"], files={"file": ("bench.jpg", data, "image/jpeg")}
-        ).raise_for_status()
-        arrived, body, headers = receiver.first(created["job_id"])
-        job = client.get(f"/v1/jobs/{created['job_id']}").json()
+def run_job(client: httpx.Client, data: bytes, receiver: WebhookReceiver, secret: str) -> dict:
+    created = client.post(
+        "/v1/uploads", json={"filename": "bench.jpg", "content_type": "image/jpeg", "size_bytes": len(data)}
+    ).json()
+    upload = created["upload"]
+    httpx.post(
+        upload["url"], data=upload["fields"], files={"file": ("bench.jpg", data, "image/jpeg")}
+    ).raise_for_status()
+    arrived, body, headers = receiver.first(created["job_id"])
+    job = client.get(f"/v1/jobs/{created['job_id']}").json()
     Webhook(secret).verify(body, headers)  # every measured delivery is a valid one
     completed = parse_time(job["completed_at"])
     return {"job_id": job["job_id"], "completed": completed, "arrived": arrived, "delivery": arrived - completed}
@@ -51,48 +47,33 @@ def main() -> None:
     args = parser.parse_args()
 
     data = photo(640, 480)
-    api_port, emulator_port = free_port(), free_port()
-    work_dir = Path(tempfile.mkdtemp(prefix="smmu-bench-webhooks-"))
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "smmu_stack.cli", "dev", "--no-workers", "--api-port", str(api_port),
-         "--emulator-port", str(emulator_port), "--work-dir", str(work_dir),
-         "--set", "SMMU_RATE_LIMIT_REQUESTS=10000",
-         "--set", 'SMMU_WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"]'],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    api = f"http://127.0.0.1:{api_port}"
+    stack = Stack(
+        REPO_ROOT,
+        {"SMMU_RATE_LIMIT_REQUESTS": "10000", "SMMU_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'},
+        workers=False,
+    )
+    client = stack.http
     receiver = WebhookReceiver()
     try:
-        for _ in range(900):
-            try:
-                if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        key = (work_dir / "api-key").read_text().strip()
-        with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
-            hook = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["job.completed"]}).json()
+        hook = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["job.completed"]}).json()
         for _ in range(3):  # warm the execution environments: cold starts are not what this measures
-            run_job(api, key, data, receiver, hook["secret"])
+            run_job(client, data, receiver, hook["secret"])
         with ThreadPoolExecutor(args.concurrency) as pool:
-            results = list(pool.map(lambda _: run_job(api, key, data, receiver, hook["secret"]), range(args.jobs)))
+            results = list(pool.map(lambda _: run_job(client, data, receiver, hook["secret"]), range(args.jobs)))
         # When the webhooks function created each delivery (fanning the job event out), from the delivery log.
-        with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
-            created: dict[str, float] = {}
-            cursor = None
-            while True:
-                params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-                page = client.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries", params=params).json()
-                created |= {d["job_id"]: parse_time(d["created_at"]) for d in page["items"]}
-                if not (cursor := page["next_cursor"]):
-                    break
+        created: dict[str, float] = {}
+        cursor = None
+        while True:
+            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries", params=params).json()
+            created |= {d["job_id"]: parse_time(d["created_at"]) for d in page["items"]}
+            if not (cursor := page["next_cursor"]):
+                break
         for result in results:
             result["fan_out"] = created[result["job_id"]] - result["completed"]
             result["send"] = result["arrived"] - created[result["job_id"]]
     finally:
-        stack.terminate()
-        stack.wait(timeout=60)
+        stack.stop()
         receiver.stop()
 
     print(f"{args.jobs} image jobs, concurrency {args.concurrency}, one webhook (receiver on 127.0.0.1), "
