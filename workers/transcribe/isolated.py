@@ -55,6 +55,7 @@ class IsolatedBackend:
         try:
             kind, payload = parent.recv()
         except EOFError:
+            process.join(5)
             kind, payload = "error", f"exited with code {process.exitcode} while loading the model"
         if kind != "ready":
             self.close()
