@@ -324,3 +324,10 @@ def _alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.integration
+def test_a_model_that_cannot_load_stops_the_worker_at_start_with_the_reason(tmp_path):
+    # Loaded when the worker starts (not at its first task): an empty folder is no CTranslate2 model.
+    with pytest.raises(WorkerError, match=f"the Whisper process could not load {tmp_path}: .*model"):
+        Transcriber(TranscribeSettings(whisper_model=str(tmp_path)))
