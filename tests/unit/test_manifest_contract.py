@@ -129,3 +129,50 @@ def test_environment_values_with_a_colon_are_literal_unless_they_name_a_resource
     assert manifest.resolve(origins, account) == origins
     with pytest.raises(ValueError, match="unknown reference kind"):
         manifest.resolve("tabel:jobs", account)
+
+
+def test_every_package_the_functions_import_is_in_their_package():
+    # The functions' zip carries only lambda_package.dependencies (Lambda provides boto3): a library imported by
+    # the functions' code but missing there works in the venv and on moto, then fails on LocalStack and AWS with
+    # "No module named ...". Read from the code's imports, mapped to the distributions that provide them.
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    from smmu_stack.packaging import _name
+
+    provided = packages_distributions()
+    own = set(MANIFEST.lambda_package["source_packages"])
+    runtime = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+    declared = {_name(requirement) for requirement in MANIFEST.lambda_package["dependencies"]}
+    missing: dict[str, set[str]] = {}
+    for package in own:
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            # An import guarded by `except ImportError` is optional by design (pyvips: Pillow stands in).
+            optional = {
+                id(inner)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Try)
+                and any("ImportError" in ast.unparse(handler.type or ast.Name("")) for handler in node.handlers)
+                for statement in node.body
+                for inner in ast.walk(statement)
+            }
+            for node in ast.walk(tree):
+                if id(node) in optional:
+                    continue
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in own or top in sys.stdlib_module_names or top == "__future__":
+                        continue
+                    if top.startswith("mypy_"):
+                        continue  # type stubs, imported under TYPE_CHECKING only
+                    distributions = {_name(d) for d in provided.get(top, [top])}
+                    if not distributions & (declared | runtime):
+                        missing.setdefault(top, set()).add(str(path.relative_to(REPO_ROOT)))
+    assert not missing, f"imported by the functions' code but not in lambda_package.dependencies: {missing}"
