@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.shared.context import logger, settings
+from lambdas.shared.context import jobs, logger, settings
 from lambdas.shared.step import pipeline_step
 from smmu import aws
 from smmu.contracts import OutputGroup, PackageHls, PackageHlsResult
 from smmu.hls import subtitles_playlist, vtt_for_hls, with_subtitles
-from smmu.jobs import Output
+from smmu.jobs import JobStatus, Output
+from smmu.keys import OUTPUT_PREFIX
+from smmu.objects import S3Objects
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,6 +66,13 @@ def lambda_handler(event: PackageHls, context: LambdaContext) -> PackageHlsResul
         # The master last: until it names the captions, nothing points at the new files.
         s3.put_object(Bucket=bucket, Key=master.key, Body=updated, ContentType=M3U8)
         playlist_size = len(playlist)
+        current_job = jobs().get(event.job_id)
+        if current_job is None or current_job.status is JobStatus.CANCELLED:
+            # A late run (its invoke outlived the state's timeout) after a cancel or delete, which removed the
+            # job's outputs before these were written: nothing of a cancelled or deleted job stays.
+            S3Objects(s3).remove_all(bucket, f"{OUTPUT_PREFIX}{event.job_id}/")
+            logger.warning("the job was cancelled or deleted meanwhile; its outputs were removed")
+            return PackageHlsResult(output_groups=[], language=language)
 
     subtitles = Output(
         kind="hls_subtitles",

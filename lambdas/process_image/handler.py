@@ -66,7 +66,7 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
         outputs.append(output)
     media().put(job.job_id, "image", processed.metadata)
     current = jobs().get(job.job_id)
-    if current is None or current.status is not JobStatus.RUNNING:
+    if current is None or current.status is JobStatus.CANCELLED:
         # Cancelled or deleted while this ran: whoever removed the job's outputs may have done so before these
         # were written. (The state machine was stopped; this answer goes nowhere.)
         S3Objects(s3).remove_all(config.processed_bucket, output_key(job.job_id, "thumbnails") + "/")
@@ -74,6 +74,11 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
             media().delete(job.job_id)
         logger.warning("the job was cancelled or deleted meanwhile; its thumbnails were removed")
         return ProcessImageResult(outputs=[])
+    if current.status is not JobStatus.RUNNING:
+        # A late run: this invoke outlived its state's timeout and the retried one finished the job (or a later
+        # step failed it). It wrote the same keys with the same bytes; removing them would take the job's outputs.
+        logger.warning("the job moved on while this ran; its thumbnails were left as the job lists them")
+        return ProcessImageResult(outputs=outputs)
     fingerprint = processed.fingerprint
     placeholder = Placeholder(thumbhash=fingerprint.thumbhash, dominant_color=fingerprint.dominant_color)
     jobs().update_fields(job.job_id, {"placeholder": dump(placeholder), "perceptual_hash": fingerprint.perceptual_hash})

@@ -110,3 +110,31 @@ def test_a_heic_photo_gets_outputs_metadata_and_placeholder_without_its_location
     assert sorted({(o["width"], o["content_type"]) for o in result["outputs"]}) == [
         (w, t) for w in (160, 320, 640) for t in ("image/avif", "image/jpeg", "image/webp")
     ]
+
+
+def _keys(aws, provisioned, job_id: str) -> set[str]:
+    bucket = provisioned.environment["SMMU_PROCESSED_BUCKET"]
+    listed = aws("s3").list_objects_v2(Bucket=bucket, Prefix=f"jobs/{job_id}/")
+    return {o["Key"] for o in listed.get("Contents", [])}
+
+
+def test_a_late_run_after_the_retried_one_finished_the_job_keeps_its_thumbnails(stores, aws, provisioned):
+    # The state machine retries an invoke that outlived its state timeout; the first may still run afterwards.
+    job_id, first = _run(stores, aws, provisioned, f"t{uuid.uuid4().hex[:8]}", media.jpeg(400, 300))
+    listed = {o["key"] for o in first["outputs"]}
+    assert _keys(aws, provisioned, job_id) == listed
+    job = stores.jobs.get(job_id)
+    late = lambda_handler({"job_id": job_id, "bucket": job.raw_bucket, "key": job.raw_key}, LambdaContext())
+    assert {o["key"] for o in late["outputs"]} == listed
+    assert _keys(aws, provisioned, job_id) == listed  # the completed job's thumbnails are all still there
+    after = stores.jobs.get(job_id)
+    assert after.status is JobStatus.COMPLETED and {o.key for o in after.outputs} == listed
+
+
+def test_a_late_run_after_a_cancel_leaves_no_thumbnails(stores, aws, provisioned):
+    job_id = make_job(stores.jobs, status=JobStatus.RUNNING)
+    job = stores.jobs.get(job_id)
+    aws("s3").put_object(Bucket=job.raw_bucket, Key=job.raw_key, Body=media.jpeg(400, 300))
+    assert stores.jobs.transition(job_id, JobStatus.CANCELLED)
+    late = lambda_handler({"job_id": job_id, "bucket": job.raw_bucket, "key": job.raw_key}, LambdaContext())
+    assert late["outputs"] == [] and _keys(aws, provisioned, job_id) == set()
