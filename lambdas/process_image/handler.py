@@ -66,18 +66,19 @@ def lambda_handler(event: ObjectStep, context: LambdaContext) -> ProcessImageRes
         outputs.append(output)
     media().put(job.job_id, "image", processed.metadata)
     current = jobs().get(job.job_id)
-    if current is None or current.status is JobStatus.CANCELLED:
-        # Cancelled or deleted while this ran: whoever removed the job's outputs may have done so before these
-        # were written. (The state machine was stopped; this answer goes nowhere.)
+    if current is None or current.status not in (JobStatus.RUNNING, JobStatus.COMPLETED):
+        # Cancelled, deleted, retried or failed while this ran: whoever removed the job's outputs may have done so
+        # before these were written, and no such job lists them. (The state machine was stopped or has moved on;
+        # this answer goes nowhere.)
         S3Objects(s3).remove_all(config.processed_bucket, output_key(job.job_id, "thumbnails") + "/")
         if current is None:
             media().delete(job.job_id)
-        logger.warning("the job was cancelled or deleted meanwhile; its thumbnails were removed")
+        logger.warning("the job was cancelled, deleted or ended meanwhile; its thumbnails were removed")
         return ProcessImageResult(outputs=[])
-    if current.status is not JobStatus.RUNNING:
-        # A late run: this invoke outlived its state's timeout and the retried one finished the job (or a later
-        # step failed it). It wrote the same keys with the same bytes; removing them would take the job's outputs.
-        logger.warning("the job moved on while this ran; its thumbnails were left as the job lists them")
+    if current.status is JobStatus.COMPLETED:
+        # A late run: this invoke outlived its state's timeout and the retried one completed the job. It wrote the
+        # same keys with the same bytes, which the job lists: removing them would take the job's outputs.
+        logger.warning("the job was completed by a retried run meanwhile; its thumbnails were left as they are")
         return ProcessImageResult(outputs=outputs)
     fingerprint = processed.fingerprint
     placeholder = Placeholder(thumbhash=fingerprint.thumbhash, dominant_color=fingerprint.dominant_color)

@@ -131,10 +131,11 @@ def test_a_late_run_after_the_retried_one_finished_the_job_keeps_its_thumbnails(
     assert after.status is JobStatus.COMPLETED and {o.key for o in after.outputs} == listed
 
 
-def test_a_late_run_after_a_cancel_leaves_no_thumbnails(stores, aws, provisioned):
+@pytest.mark.parametrize("ended", [JobStatus.CANCELLED, JobStatus.FAILED])
+def test_a_late_run_after_the_job_was_cancelled_or_failed_leaves_no_thumbnails(stores, aws, provisioned, ended):
     job_id = make_job(stores.jobs, status=JobStatus.RUNNING)
     job = stores.jobs.get(job_id)
     aws("s3").put_object(Bucket=job.raw_bucket, Key=job.raw_key, Body=media.jpeg(400, 300))
-    assert stores.jobs.transition(job_id, JobStatus.CANCELLED)
+    assert stores.jobs.transition(job_id, ended)
     late = lambda_handler({"job_id": job_id, "bucket": job.raw_bucket, "key": job.raw_key}, LambdaContext())
     assert late["outputs"] == [] and _keys(aws, provisioned, job_id) == set()
