@@ -3,6 +3,7 @@ the manifest, for the integration and API tests. The e2e suite starts its own st
 
 import os
 import secrets
+from dataclasses import dataclass
 
 import boto3
 import pytest
@@ -15,6 +16,16 @@ from smmu_stack.provision import Provisioned, provision
 REGION = "us-east-1"
 # The API refuses to start without its playback secret; every stack the tests start gets one made here.
 os.environ.setdefault("SMMU_PLAYBACK_SECRET", secrets.token_urlsafe(32))
+
+
+@dataclass
+class LambdaContext:
+    """What a handler reads of Lambda's context object (powertools logs these), for calling handlers directly."""
+
+    function_name: str = "test"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:test"
+    aws_request_id: str = "request-1"
 
 
 def make_job(jobs, status=None, job_id: str | None = None, tenant_id: str = "default") -> str:

@@ -2,17 +2,12 @@
 SUBTITLES rendition of the master; a second run (the state machine retries an invoke that outlived its state
 timeout, and the first may still run) changes nothing, and a late run after a cancel leaves nothing behind."""
 
-from dataclasses import dataclass
-
 import m3u8
 import pytest
 
 from lambdas.package_hls.handler import lambda_handler
-from lambdas.shared import context
-from smmu.fakes import InMemoryWorkflows
 from smmu.jobs import JobStatus
-from smmu.repository import JobRepository, MediaRepository
-from tests.conftest import make_job
+from tests.conftest import LambdaContext, make_job
 
 pytestmark = pytest.mark.integration
 
@@ -22,26 +17,6 @@ MASTER = """#EXTM3U
 360p.m3u8
 """
 VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nhello there\n"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "package-hls"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:package-hls"
-    aws_request_id: str = "request-1"
-
-
-@pytest.fixture
-def stores(provisioned, aws):
-    adapters = context.Adapters(
-        jobs=JobRepository(provisioned.environment["SMMU_JOBS_TABLE"], aws("dynamodb")),
-        media=MediaRepository(provisioned.environment["SMMU_MEDIA_TABLE"], aws("dynamodb")),
-        workflows=InMemoryWorkflows(),
-    )
-    context.install(adapters)
-    yield adapters
-    context.install(None)
 
 
 def _transcoded(stores, aws, provisioned, status: JobStatus) -> tuple[str, dict]:

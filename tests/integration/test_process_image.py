@@ -3,39 +3,15 @@ fingerprint out; the same bytes again reuse the first job's outputs (copied, not
 
 import time
 import uuid
-from dataclasses import dataclass
 
 import pytest
 
 from lambdas.process_image.handler import lambda_handler
-from lambdas.shared import context
-from smmu.fakes import InMemoryWorkflows
 from smmu.jobs import JobStatus, Output
-from smmu.repository import JobRepository, MediaRepository
 from tests import media
-from tests.conftest import make_job
+from tests.conftest import LambdaContext, make_job
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "process-image"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:process-image"
-    aws_request_id: str = "request-1"
-
-
-@pytest.fixture
-def stores(provisioned, aws):
-    adapters = context.Adapters(
-        jobs=JobRepository(provisioned.environment["SMMU_JOBS_TABLE"], aws("dynamodb")),
-        media=MediaRepository(provisioned.environment["SMMU_MEDIA_TABLE"], aws("dynamodb")),
-        workflows=InMemoryWorkflows(),
-    )
-    context.install(adapters)
-    yield adapters
-    context.install(None)
 
 
 def _run(stores, aws, provisioned, tenant: str, data: bytes) -> tuple[str, dict]:

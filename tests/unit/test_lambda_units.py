@@ -4,7 +4,6 @@ ports (``smmu.fakes``): each runs through its real Lambda handler, JSON in and J
 import json
 import time
 import uuid
-from dataclasses import dataclass
 
 import pytest
 from pydantic import ValidationError
@@ -22,17 +21,9 @@ from smmu.fakes import (
 )
 from smmu.jobs import JobStatus, Output
 from smmu.settings import get_settings
-from tests.conftest import make_job
+from tests.conftest import LambdaContext, make_job
 
 pytestmark = pytest.mark.unit
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "test"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:test"
-    aws_request_id: str = "request-1"
 
 
 CTX = LambdaContext()
