@@ -56,7 +56,7 @@ def _worst_wait(retrier: dict) -> float:
 #: be idempotent: the status writes are conditional and publish under one event id; ValidateInput reads;
 #: DetectType writes the same fields; ProcessImage and PackageHls write keys named by the job, and a late run
 #: after a cancel or delete removes what it wrote (tests/integration/test_process_image.py,
-#: tests/unit/test_lambda_units.py).
+#: tests/integration/test_package_hls.py).
 IDEMPOTENT_FUNCTION_STEPS = {
     "MarkRunning",
     "ValidateInput",
